@@ -1,0 +1,15 @@
+// Package prober checks whether a TCP port answers, without ever completing
+// the handshake: it sends a SYN, waits for the SYN-ACK (or a RST, an ICMP
+// error or the deadline) and closes the socket with SO_LINGER{1,0} so the
+// kernel answers the SYN-ACK with a RST instead of an ACK. The listener's
+// accept() never returns and the prober never enters TIME_WAIT.
+//
+// One Checker serves a whole process: it owns one epoll instance and one
+// goroutine that waits on it. Callers block in Check until their socket
+// becomes writable, fails, or their context ends; the loop, not the caller,
+// closes sockets that answered, so the RST leaves well before the kernel's
+// delayed ACK (about 200 ms) would.
+//
+// On systems other than Linux a Checker falls back to a full connect and
+// says so in Result.Mode.
+package prober

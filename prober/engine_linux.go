@@ -1,0 +1,289 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const mode = ModeHalfOpen
+
+// wakeToken marks the eventfd in epoll; check tokens start above it.
+const wakeToken = 0
+
+// maxEvents bounds one epoll_pwait batch; more ready sockets simply wait
+// for the next turn of the loop.
+const maxEvents = 256
+
+// pending is one check between connect() and its answer. Whoever removes
+// it from epollEngine.checks owns its fd and must close it.
+type pending struct {
+	token uint64
+	fd    int
+	sent time.Time
+	addr netip.AddrPort
+	done chan Result // buffered: the loop never blocks on a caller
+}
+
+// epollEngine runs every check of a Checker through one epoll instance.
+// Sockets are keyed by a token that is never reused, not by fd number: a
+// check that timed out closes its fd, and the next socket may get the same
+// number while an event for the old one is still in the loop's batch.
+type epollEngine struct {
+	epfd     int
+	wakefd   int
+	mu       sync.Mutex
+	checks   map[uint64]*pending
+	next     uint64
+	closed   bool
+	waking   bool
+	loopDone chan struct{}
+}
+
+var _ engine = (*epollEngine)(nil)
+
+func newEngine() (engine, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	e := &epollEngine{
+		epfd:     epfd,
+		wakefd:   wakefd,
+		checks:   make(map[uint64]*pending),
+		next:     wakeToken + 1,
+		loopDone: make(chan struct{}),
+	}
+	if err := e.ctl(unix.EPOLL_CTL_ADD, wakefd, unix.EPOLLIN, wakeToken); err != nil {
+		unix.Close(wakefd)
+		unix.Close(epfd)
+		return nil, err
+	}
+	go e.loop()
+	return e, nil
+}
+
+func (e *epollEngine) ctl(op, fd int, events uint32, token uint64) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(token), Pad: int32(token >> 32)}
+	if err := unix.EpollCtl(e.epfd, op, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+func tokenOf(ev *unix.EpollEvent) uint64 {
+	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+}
+
+func (e *epollEngine) check(ctx context.Context, addr netip.AddrPort, opts Options) Result {
+	r := e.start(ctx, addr, opts)
+	r.Addr = addr
+	return r
+}
+
+func (e *epollEngine) start(ctx context.Context, addr netip.AddrPort, opts Options) Result {
+	fd, err := openSocket(addr, opts)
+	if err != nil {
+		return failure(ClassLocal, err)
+	}
+	sa, err := sockaddr(addr, familyOfFd(addr))
+	if err != nil {
+		unix.Close(fd)
+		return failure(ClassLocal, err)
+	}
+	p := &pending{fd: fd, addr: addr}
+	p.sent = time.Now()
+	err = unix.Connect(fd, sa)
+	switch {
+	case err == nil:
+		// Loopback can finish the handshake inside connect().
+		return answered(fd, unix.EPOLLOUT, p.sent, time.Now())
+	case errors.Is(err, unix.EINPROGRESS):
+	default:
+		unix.Close(fd)
+		return connectFailure(os.NewSyscallError("connect", err))
+	}
+	p.done = make(chan Result, 1)
+	if err := e.register(p); err != nil {
+		unix.Close(fd)
+		return failure(ClassLocal, err)
+	}
+	select {
+	case r := <-p.done:
+		return r
+	case <-ctx.Done():
+		if e.abandon(p) {
+			return contextFailure(ctx.Err())
+		}
+		return <-p.done
+	}
+}
+
+func familyOfFd(addr netip.AddrPort) int {
+	if addr.Addr().Is6() {
+		return unix.AF_INET6
+	}
+	return unix.AF_INET
+}
+
+// register adds p to the loop. The epoll_ctl happens under the lock so
+// that close() cannot close the epoll fd between the check and the call.
+// EPOLLONESHOT: one event per socket is all a check needs.
+func (e *epollEngine) register(p *pending) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	p.token = e.next
+	e.next++
+	e.checks[p.token] = p
+	if err := e.ctl(unix.EPOLL_CTL_ADD, p.fd, unix.EPOLLOUT|unix.EPOLLONESHOT, p.token); err != nil {
+		delete(e.checks, p.token)
+		return err
+	}
+	return nil
+}
+
+// abandon takes p back from the loop after its caller gave up. It returns
+// false when the loop already owns p's answer, which is then on p.done.
+func (e *epollEngine) abandon(p *pending) bool {
+	e.mu.Lock()
+	_, found := e.checks[p.token]
+	if found {
+		delete(e.checks, p.token)
+	}
+	e.mu.Unlock()
+	if !found {
+		return false
+	}
+	// Closing removes the fd from epoll as well; no ACK has been sent
+	// because no SYN-ACK came, so the RST (if any) is harmless.
+	unix.Close(p.fd)
+	return true
+}
+
+func (e *epollEngine) loop() {
+	defer close(e.loopDone)
+	events := make([]unix.EpollEvent, maxEvents)
+	ready := make([]*pending, 0, maxEvents)
+	kinds := make([]uint32, 0, maxEvents)
+	for {
+		n, err := unix.EpollWait(e.epfd, events, -1)
+		now := time.Now()
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			e.shutdown(os.NewSyscallError("epoll_pwait", err))
+			return
+		}
+		ready, kinds = ready[:0], kinds[:0]
+		stop := false
+		e.mu.Lock()
+		for i := range events[:n] {
+			token := tokenOf(&events[i])
+			if token == wakeToken {
+				stop = true
+				continue
+			}
+			if p, ok := e.checks[token]; ok {
+				delete(e.checks, token)
+				ready = append(ready, p)
+				kinds = append(kinds, events[i].Events)
+			}
+		}
+		e.mu.Unlock()
+		for i, p := range ready {
+			p.done <- answered(p.fd, kinds[i], p.sent, now)
+		}
+		if stop {
+			e.shutdown(ErrClosed)
+			return
+		}
+	}
+}
+
+// answered reads what the kernel knows about the handshake and closes fd,
+// sending the RST, before anything else can delay it. A plain EPOLLOUT on
+// an established socket needs only TCP_INFO; SO_ERROR is read when the
+// kernel flagged an error or the state is not what an answer leaves.
+func answered(fd int, events uint32, sent, now time.Time) Result {
+	if events&(unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err == nil && info.State == tcpEstablished {
+			unix.Close(fd)
+			return openResult(info, now.Sub(sent))
+		}
+	}
+	defer unix.Close(fd)
+	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	switch {
+	case err != nil:
+		return failure(ClassOther, os.NewSyscallError("getsockopt SO_ERROR", err))
+	case soerr != 0:
+		return connectFailure(os.NewSyscallError("connect", unix.Errno(soerr)))
+	}
+	return failure(ClassOther, errors.New("prober: socket woke without an answer"))
+}
+
+func openResult(info *unix.TCPInfo, synack time.Duration) Result {
+	return Result{
+		Class:          ClassOpen,
+		Mode:           mode,
+		SYNACK:         synack,
+		RTT:            time.Duration(info.Rtt) * time.Microsecond,
+		SYNRetransmits: info.Total_retrans,
+		// Every segment so far is the SYN or a retransmission of it,
+		// unless the handshake's ACK already left.
+		ACKSent: info.Segs_out > 1+info.Total_retrans,
+	}
+}
+
+// tcpEstablished is TCP_ESTABLISHED from the kernel's include/net/tcp_states.h.
+const tcpEstablished = 1
+
+// shutdown ends every check still waiting, closing its fd, and releases
+// the epoll and event fds. Only the loop calls it, once.
+func (e *epollEngine) shutdown(cause error) {
+	e.mu.Lock()
+	e.closed = true
+	left := e.checks
+	e.checks = nil
+	unix.Close(e.epfd)
+	unix.Close(e.wakefd)
+	e.mu.Unlock()
+	for _, p := range left {
+		unix.Close(p.fd)
+		p.done <- failure(ClassLocal, cause)
+	}
+}
+
+// close wakes the loop through the eventfd and waits until it has ended
+// every check. The write happens under the lock so it cannot reach a
+// wakefd that shutdown has already closed.
+func (e *epollEngine) close() error {
+	e.mu.Lock()
+	if !e.closed && !e.waking {
+		e.waking = true
+		var one [8]byte
+		one[0] = 1 // any non-zero counter wakes the loop, whatever the byte order
+		if _, err := unix.Write(e.wakefd, one[:]); err != nil {
+			e.mu.Unlock()
+			return os.NewSyscallError("write eventfd", err)
+		}
+	}
+	e.mu.Unlock()
+	<-e.loopDone
+	return nil
+}

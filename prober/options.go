@@ -1,0 +1,42 @@
+package prober
+
+import "net/netip"
+
+// IPProtocol names an address family the way blackbox_exporter's
+// configuration does.
+type IPProtocol string
+
+// The address families a module can prefer.
+const (
+	IP4 IPProtocol = "ip4"
+	IP6 IPProtocol = "ip6"
+)
+
+// Options are the per-check settings, usually taken from a module of the
+// configuration. The zero value prefers IPv6 without fallback; use
+// DefaultOptions for the blackbox_exporter defaults.
+type Options struct {
+	// PreferredIPProtocol is the family tried first for host names.
+	PreferredIPProtocol IPProtocol
+	// IPProtocolFallback allows the other family when the preferred one
+	// has no address.
+	IPProtocolFallback bool
+	// SourceIPAddress, when valid, is bound before connect().
+	SourceIPAddress netip.Addr
+	// SYNRetries caps the kernel's SYN retransmissions (TCP_SYNCNT,
+	// 1-127); 0 keeps the system default. The caller's deadline still
+	// ends the check.
+	SYNRetries int
+	// Mark sets SO_MARK (needs CAP_NET_ADMIN); 0 leaves it unset.
+	Mark uint32
+	// Interface binds the socket to a device (SO_BINDTODEVICE).
+	Interface string
+	// TOS sets IP_TOS or IPV6_TCLASS; 0 leaves it unset.
+	TOS uint8
+}
+
+// DefaultOptions returns blackbox_exporter's defaults: prefer IPv6, fall
+// back to IPv4.
+func DefaultOptions() Options {
+	return Options{PreferredIPProtocol: IP6, IPProtocolFallback: true}
+}

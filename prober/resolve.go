@@ -1,0 +1,66 @@
+package prober
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"syscall"
+)
+
+// Resolve picks the address to probe for host. Literals (with IPv6 zones)
+// skip DNS but still obey the family choice, as blackbox_exporter does.
+func (c *Checker) Resolve(ctx context.Context, host string, opts Options) (netip.Addr, error) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return chooseAddr(host, []netip.Addr{ip}, opts)
+	}
+	network := "ip"
+	if !opts.IPProtocolFallback {
+		network = familyNetwork(opts.preferred())
+	}
+	addrs, err := c.resolver.LookupNetIP(ctx, network, host)
+	if err != nil {
+		if ctx.Err() != nil {
+			return netip.Addr{}, fmt.Errorf("resolving %q: %w (%w)", host, syscall.ETIMEDOUT, err)
+		}
+		return netip.Addr{}, fmt.Errorf("resolving %q: %w", host, err)
+	}
+	return chooseAddr(host, addrs, opts)
+}
+
+func chooseAddr(host string, addrs []netip.Addr, opts Options) (netip.Addr, error) {
+	want := opts.preferred()
+	for _, a := range addrs {
+		if familyOf(a) == want {
+			return a.Unmap(), nil
+		}
+	}
+	if opts.IPProtocolFallback {
+		for _, a := range addrs {
+			if a.IsValid() {
+				return a.Unmap(), nil
+			}
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("resolving %q: no %s address and ip_protocol_fallback is off", host, want)
+}
+
+func (o Options) preferred() IPProtocol {
+	if o.PreferredIPProtocol == IP4 {
+		return IP4
+	}
+	return IP6
+}
+
+func familyOf(a netip.Addr) IPProtocol {
+	if a.Unmap().Is4() {
+		return IP4
+	}
+	return IP6
+}
+
+func familyNetwork(p IPProtocol) string {
+	if p == IP4 {
+		return "ip4"
+	}
+	return "ip6"
+}

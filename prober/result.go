@@ -1,0 +1,87 @@
+package prober
+
+import (
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// Class is the outcome of one check. Every check ends in exactly one class.
+type Class uint8
+
+// The classes, in the order DESIGN.md lists them.
+const (
+	ClassOpen        Class = iota // SYN-ACK received
+	ClassRefused                  // RST received: host up, port closed
+	ClassTimeout                  // no answer before the deadline
+	ClassUnreachable              // ICMP unreachable or no route
+	ClassProhibited               // refused by local policy (EACCES, EPERM)
+	ClassResolve                  // the name did not resolve to a usable address
+	ClassLocal                    // the prober itself could not try
+	ClassOther                    // anything else; the errno is still reported
+)
+
+// FailureClasses lists every class but ClassOpen, in a stable order, for
+// exporters that publish one series per class.
+var FailureClasses = []Class{
+	ClassRefused, ClassTimeout, ClassUnreachable, ClassProhibited,
+	ClassResolve, ClassLocal, ClassOther,
+}
+
+var classNames = [...]string{
+	ClassOpen:        "open",
+	ClassRefused:     "refused",
+	ClassTimeout:     "timeout",
+	ClassUnreachable: "unreachable",
+	ClassProhibited:  "prohibited",
+	ClassResolve:     "resolve",
+	ClassLocal:       "local",
+	ClassOther:       "other",
+}
+
+// String returns the class name used in metric labels.
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "other"
+}
+
+// Mode says how a check was made.
+type Mode string
+
+// The modes a Result can report.
+const (
+	ModeHalfOpen Mode = "half-open" // SYN, SYN-ACK, RST
+	ModeConnect  Mode = "connect"   // full connect and close (non-Linux fallback)
+)
+
+// Result is what one check found.
+type Result struct {
+	Class Class
+	// Errno is the error number behind a failure: 0 when open, ETIMEDOUT
+	// for a deadline, ECANCELED when the caller gave up.
+	Errno syscall.Errno
+	// Err describes the failure for logs; nil when open.
+	Err error
+	// Mode is ModeHalfOpen on Linux.
+	Mode Mode
+	// Addr is the address probed; invalid when resolution failed.
+	Addr netip.AddrPort
+	// DNS is the time spent resolving the host name (0 for literals).
+	DNS time.Duration
+	// SYNACK is the time from just before connect() to the loop seeing the
+	// answer, on the monotonic clock. Only meaningful when Class is open.
+	SYNACK time.Duration
+	// RTT is the kernel's own SYN to SYN-ACK sample (tcpi_rtt). Only
+	// meaningful when Class is open; unreliable when SYNRetransmits > 0.
+	RTT time.Duration
+	// SYNRetransmits counts SYNs re-sent before the answer.
+	SYNRetransmits uint32
+	// ACKSent is true when the kernel had sent an ACK before the RST, so
+	// the target saw a completed connection. It should never happen.
+	ACKSent bool
+}
+
+// Success reports whether the target answered with a SYN-ACK.
+func (r Result) Success() bool { return r.Class == ClassOpen }

@@ -1,0 +1,83 @@
+package prober
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// maxHostLen is the longest host part accepted: a DNS name is at most 253
+// characters; an IPv6 literal with a zone fits well within that too.
+const maxHostLen = 253
+
+// ParseTarget splits "host:port" (IPv6 as "[addr]:port", zone allowed) and
+// checks both halves, so that a bad target is rejected before any packet or
+// DNS query. The port must be decimal 1-65535 without sign or leading zero.
+func ParseTarget(target string) (host string, port uint16, err error) {
+	host, portStr, err := net.SplitHostPort(target)
+	if err != nil {
+		return "", 0, fmt.Errorf("target %q is not host:port: %w", target, errUnwrapAddr(err))
+	}
+	if port, err = parsePort(portStr); err != nil {
+		return "", 0, fmt.Errorf("target %q: %w", target, err)
+	}
+	if err := checkHost(host, strings.HasPrefix(target, "[")); err != nil {
+		return "", 0, fmt.Errorf("target %q: %w", target, err)
+	}
+	return host, port, nil
+}
+
+func errUnwrapAddr(err error) error {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return errors.New(ae.Err)
+	}
+	return err
+}
+
+func parsePort(s string) (uint16, error) {
+	if s == "" {
+		return 0, errors.New("missing port")
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return 0, fmt.Errorf("port %q is not a decimal number", s)
+		}
+	}
+	if len(s) > 1 && s[0] == '0' {
+		return 0, fmt.Errorf("port %q has a leading zero", s)
+	}
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("port %q is out of range 1-65535", s)
+	}
+	return uint16(n), nil
+}
+
+func checkHost(host string, bracketed bool) error {
+	switch {
+	case host == "":
+		return errors.New("missing host")
+	case len(host) > maxHostLen:
+		return fmt.Errorf("host is longer than %d characters", maxHostLen)
+	}
+	if bracketed {
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+			return fmt.Errorf("brackets are only for IPv6 addresses, not %q", host)
+		}
+		return nil
+	}
+	if strings.Contains(host, ":") {
+		return errors.New("IPv6 addresses need brackets, as in [::1]:22")
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`/\?#@%"'<>`, c) >= 0 {
+			return fmt.Errorf("host %q contains a character not allowed in a host name (%q)", host, c)
+		}
+	}
+	return nil
+}
