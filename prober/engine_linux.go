@@ -25,9 +25,9 @@ const maxEvents = 256
 type pending struct {
 	token uint64
 	fd    int
-	sent time.Time
-	addr netip.AddrPort
-	done chan Result // buffered: the loop never blocks on a caller
+	sent  time.Time
+	addr  netip.AddrPort
+	done  chan Result // buffered: the loop never blocks on a caller
 }
 
 // epollEngine runs every check of a Checker through one epoll instance.

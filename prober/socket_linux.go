@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
