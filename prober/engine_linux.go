@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -43,6 +44,12 @@ type epollEngine struct {
 	closed   bool
 	waking   bool
 	loopDone chan struct{}
+	// setupSlots bounds how many callers run socket()..connect() at once.
+	// Callers beyond it park on the channel instead of queueing as
+	// runnable goroutines, so when epoll_pwait returns, the loop finds a
+	// short run queue ahead of it and closes answered sockets well within
+	// the kernel's 200 ms delayed-ACK timer even under a burst of checks.
+	setupSlots chan struct{}
 }
 
 var _ engine = (*epollEngine)(nil)
@@ -58,11 +65,12 @@ func newEngine() (engine, error) {
 		return nil, os.NewSyscallError("eventfd", err)
 	}
 	e := &epollEngine{
-		epfd:     epfd,
-		wakefd:   wakefd,
-		checks:   make(map[uint64]*pending),
-		next:     wakeToken + 1,
-		loopDone: make(chan struct{}),
+		epfd:       epfd,
+		wakefd:     wakefd,
+		checks:     make(map[uint64]*pending),
+		next:       wakeToken + 1,
+		loopDone:   make(chan struct{}),
+		setupSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 	if err := e.ctl(unix.EPOLL_CTL_ADD, wakefd, unix.EPOLLIN, wakeToken); err != nil {
 		unix.Close(wakefd)
@@ -92,32 +100,53 @@ func (e *epollEngine) check(ctx context.Context, addr netip.AddrPort, opts Optio
 }
 
 func (e *epollEngine) start(ctx context.Context, addr netip.AddrPort, opts Options) Result {
+	select {
+	case e.setupSlots <- struct{}{}:
+	case <-ctx.Done():
+		return contextFailure(ctx.Err())
+	}
+	p, r, ok := e.connect(addr, opts)
+	<-e.setupSlots
+	if !ok {
+		return r
+	}
+	return e.wait(ctx, p)
+}
+
+// connect opens and connects a socket and hands it to the loop. ok is
+// false when the check already has its result r.
+func (e *epollEngine) connect(addr netip.AddrPort, opts Options) (p *pending, r Result, ok bool) {
 	fd, err := openSocket(addr, opts)
 	if err != nil {
-		return failure(ClassLocal, err)
+		return nil, failure(ClassLocal, err), false
 	}
 	sa, err := sockaddr(addr, familyOfFd(addr))
 	if err != nil {
 		unix.Close(fd)
-		return failure(ClassLocal, err)
+		return nil, failure(ClassLocal, err), false
 	}
-	p := &pending{fd: fd, addr: addr}
+	p = &pending{fd: fd, addr: addr}
 	p.sent = time.Now()
 	err = unix.Connect(fd, sa)
 	switch {
 	case err == nil:
 		// Loopback can finish the handshake inside connect().
-		return answered(fd, unix.EPOLLOUT, p.sent, time.Now())
+		return nil, answered(fd, unix.EPOLLOUT, p.sent, time.Now()), false
 	case errors.Is(err, unix.EINPROGRESS):
 	default:
 		unix.Close(fd)
-		return connectFailure(os.NewSyscallError("connect", err))
+		return nil, connectFailure(os.NewSyscallError("connect", err)), false
 	}
 	p.done = make(chan Result, 1)
 	if err := e.register(p); err != nil {
 		unix.Close(fd)
-		return failure(ClassLocal, err)
+		return nil, failure(ClassLocal, err), false
 	}
+	return p, Result{}, true
+}
+
+// wait blocks until the loop answers p or ctx ends.
+func (e *epollEngine) wait(ctx context.Context, p *pending) Result {
 	select {
 	case r := <-p.done:
 		return r

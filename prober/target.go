@@ -65,18 +65,34 @@ func checkHost(host string, bracketed bool) error {
 		return fmt.Errorf("host is longer than %d characters", maxHostLen)
 	}
 	if bracketed {
-		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is6() {
 			return fmt.Errorf("brackets are only for IPv6 addresses, not %q", host)
 		}
-		return nil
+		return checkZone(a.Zone())
 	}
 	if strings.Contains(host, ":") {
 		return errors.New("IPv6 addresses need brackets, as in [::1]:22")
 	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`/\?#@%"'<>`, c) >= 0 {
-			return fmt.Errorf("host %q contains a character not allowed in a host name (%q)", host, c)
+	// Names go to DNS as ASCII; an internationalised name must be given
+	// in its punycode (xn--) form.
+	for _, r := range host {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`/\?#@%"'<>`, r) {
+			return fmt.Errorf("host %q contains a character not allowed in a host name (%q)", host, r)
+		}
+	}
+	return nil
+}
+
+// checkZone accepts what can name an interface (at most IFNAMSIZ-1 = 15
+// characters, no space or slash) or an interface index.
+func checkZone(zone string) error {
+	if len(zone) > 15 {
+		return fmt.Errorf("zone %q is longer than an interface name can be", zone)
+	}
+	for _, r := range zone {
+		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return fmt.Errorf("zone %q contains a character not allowed in an interface name (%q)", zone, r)
 		}
 	}
 	return nil

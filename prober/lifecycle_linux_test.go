@@ -1,0 +1,189 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func openFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// waitBaseline polls until fds and goroutines are back to where they
+// were; both settle asynchronously after the last result is delivered.
+func waitBaseline(t *testing.T, fds, goroutines int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f, g := openFDs(t), runtime.NumGoroutine()
+		if f <= fds && g <= goroutines {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not back to baseline: fds %d (was %d), goroutines %d (was %d)", f, fds, g, goroutines)
+		}
+		runtime.Gosched()
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func TestSilentTargetTimesOutOnDeadline(t *testing.T) {
+	c := newChecker(t)
+	target := silentListener(t)
+	const budget = 150 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	start := time.Now()
+	r := c.CheckAddr(ctx, target, DefaultOptions())
+	took := time.Since(start)
+	if r.Class != ClassTimeout || r.Errno != syscall.ETIMEDOUT {
+		t.Fatalf("got %v errno %d (%v), want timeout/ETIMEDOUT", r.Class, r.Errno, r.Err)
+	}
+	if took < budget || took > budget+100*time.Millisecond {
+		t.Errorf("took %v for a %v budget", took, budget)
+	}
+}
+
+func TestCancelFreesFD(t *testing.T) {
+	c := newChecker(t)
+	target := silentListener(t)
+	fds := openFDs(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Result)
+	go func() { done <- c.CheckAddr(ctx, target, DefaultOptions()) }()
+	// Wait until the check's socket exists, then cancel.
+	deadline := time.Now().Add(2 * time.Second)
+	for openFDs(t) == fds && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	cancel()
+	select {
+	case r := <-done:
+		if r.Class != ClassOther || r.Errno != syscall.ECANCELED || !errors.Is(r.Err, context.Canceled) {
+			t.Fatalf("got %v errno %d err %v, want other/ECANCELED", r.Class, r.Errno, r.Err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("cancelled check did not return")
+	}
+	if got := openFDs(t); got != fds {
+		t.Errorf("fds after cancel: %d, want %d", got, fds)
+	}
+}
+
+func TestCloseEndsChecksInFlight(t *testing.T) {
+	fds, goroutines := openFDs(t), runtime.NumGoroutine()
+	c, err := NewChecker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := silentListener(t)
+	fds += 2 // the silent listener and its filler connection
+	const n = 50
+	results := make(chan Result, n)
+	var started sync.WaitGroup
+	for range n {
+		started.Add(1)
+		go func() {
+			started.Done()
+			results <- c.CheckAddr(context.Background(), target, DefaultOptions())
+		}()
+	}
+	started.Wait()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		select {
+		case r := <-results:
+			if r.Class != ClassLocal || !errors.Is(r.Err, ErrClosed) {
+				t.Fatalf("after Close: %v %v, want local/ErrClosed", r.Class, r.Err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a check did not end after Close")
+		}
+	}
+	if r := c.CheckAddr(context.Background(), target, DefaultOptions()); !errors.Is(r.Err, ErrClosed) {
+		t.Errorf("check after Close: %v %v", r.Class, r.Err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	waitBaseline(t, fds, goroutines)
+}
+
+// TestConcurrentChecksKeepTheirOwnResults runs thousands of checks at once
+// against open, refused and silent targets, many with deadlines close to
+// the answer time so that sockets time out, close and have their fd number
+// reused while events for them may still be in the loop's batch. A result
+// keyed by fd would show up here as a class that its target cannot give.
+func TestConcurrentChecksKeepTheirOwnResults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("5,000 checks; skipped with -short")
+	}
+	c := newChecker(t)
+	ln := listen(t, "tcp4", "127.0.0.1:0")
+	targets := []struct {
+		addr  netip.AddrPort
+		allow map[Class]bool
+	}{
+		{ln.Addr().(*net.TCPAddr).AddrPort(), map[Class]bool{ClassOpen: true, ClassTimeout: true}},
+		{closedPort(t, "tcp4", "127.0.0.1:0"), map[Class]bool{ClassRefused: true, ClassTimeout: true}},
+		{silentListener(t), map[Class]bool{ClassTimeout: true}},
+	}
+	fds, goroutines := openFDs(t), runtime.NumGoroutine()
+	const n = 5000
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	counts := make([]map[Class]int, len(targets))
+	var mu sync.Mutex
+	for i := range counts {
+		counts[i] = map[Class]int{}
+	}
+	for i := range n {
+		wg.Go(func() {
+			ti := i % len(targets)
+			// 0-3 ms: around a loopback answer under this load.
+			budget := time.Duration(rand.IntN(3000)) * time.Microsecond
+			if i%10 == 0 {
+				budget = 2 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), budget)
+			defer cancel()
+			r := c.CheckAddr(ctx, targets[ti].addr, DefaultOptions())
+			mu.Lock()
+			counts[ti][r.Class]++
+			mu.Unlock()
+			if !targets[ti].allow[r.Class] {
+				errs <- fmt.Errorf("check %d of %v: class %v (%v)", i, targets[ti].addr, r.Class, r.Err)
+			}
+			if r.ACKSent {
+				errs <- fmt.Errorf("check %d: ACK sent", i)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("classes per target (open, refused, silent): %v", counts)
+	if counts[0][ClassOpen] == 0 || counts[1][ClassRefused] == 0 {
+		t.Errorf("the mix never answered: %v", counts)
+	}
+	waitBaseline(t, fds, goroutines)
+}
