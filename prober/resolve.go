@@ -41,6 +41,9 @@ func chooseAddr(host string, addrs []netip.Addr, opts Options) (netip.Addr, erro
 			}
 		}
 	}
+	if opts.IPProtocolFallback {
+		return netip.Addr{}, fmt.Errorf("resolving %q: no address", host)
+	}
 	return netip.Addr{}, fmt.Errorf("resolving %q: no %s address and ip_protocol_fallback is off", host, want)
 }
 
