@@ -27,6 +27,7 @@ const DefaultTimeout = model.Duration(5 * time.Second)
 // Config is the whole configuration file. A Config returned by Load is
 // shared by every probe: treat it as read-only.
 type Config struct {
+	// Modules maps each name, as given in /probe?module=, to its settings.
 	Modules map[string]Module `yaml:"modules"`
 }
 
