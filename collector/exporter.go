@@ -1,0 +1,192 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seed-5ff58b3a/synack_exporter/config"
+	"github.com/seed-5ff58b3a/synack_exporter/prober"
+)
+
+// Checker makes one check; *prober.Checker is the one used outside tests.
+type Checker interface {
+	Check(ctx context.Context, target string, opts prober.Options) prober.Result
+}
+
+// Options configure an Exporter.
+type Options struct {
+	Checker Checker
+	Config  *config.Store
+	Logger  log.Logger // must be safe for concurrent use
+	// TimeoutOffset is subtracted from the scrape timeout to leave time
+	// for the answer to travel back.
+	TimeoutOffset time.Duration
+	// HistoryLimit is how many successes, and separately how many
+	// failures, the landing page keeps; 0 keeps none.
+	HistoryLimit int
+	// MaxConcurrency is how many probes may run at once; 0 means no limit.
+	MaxConcurrency int
+}
+
+// Exporter serves synack_exporter's HTTP surface.
+type Exporter struct {
+	opts     Options
+	logger   log.Logger
+	registry *prometheus.Registry
+	metrics  *selfMetrics
+	history  *history
+	mux      *http.ServeMux
+
+	inFlight atomic.Int64
+	lastID   atomic.Uint64
+	reloadMu sync.Mutex // keeps the reload gauges in step with the store
+}
+
+// errConcurrency is the reason of a probe refused by --probe.max-concurrency.
+var errConcurrency = errors.New("too many probes in flight (--probe.max-concurrency)")
+
+// New returns an Exporter. It holds no configuration until Reload.
+func New(opts Options) *Exporter {
+	if opts.Logger == nil {
+		opts.Logger = log.NewNopLogger()
+	}
+	e := &Exporter{
+		opts:     opts,
+		logger:   opts.Logger,
+		registry: prometheus.NewRegistry(),
+		history:  newHistory(opts.HistoryLimit),
+	}
+	e.metrics = newSelfMetrics(e.registry, &e.inFlight)
+	e.mux = e.routes()
+	return e
+}
+
+// ServeHTTP routes a request to one of the exporter's pages.
+func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.mux.ServeHTTP(w, r)
+}
+
+// Reload loads the configuration from its source again, keeping the old
+// one on failure, and updates the reload gauges. SIGHUP and /-/reload both
+// come here, as does the first load.
+func (e *Exporter) Reload() error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	source := e.opts.Config.Source()
+	if err := e.opts.Config.Reload(); err != nil {
+		e.metrics.reloadOK.Set(0)
+		level.Error(e.logger).Log("msg", "Error loading config", "source", source, "err", err)
+		return err
+	}
+	e.metrics.reloadOK.Set(1)
+	e.metrics.reloadTime.SetToCurrentTime()
+	cfg := e.opts.Config.Current()
+	for name := range cfg.Modules {
+		e.metrics.initModule(name)
+	}
+	level.Info(e.logger).Log("msg", "Loaded config", "source", source, "modules", len(cfg.Modules))
+	return nil
+}
+
+// MaxProbeTimeout is the longest budget a probe can get under the current
+// configuration: how long a graceful shutdown should wait for probes.
+func (e *Exporter) MaxProbeTimeout() time.Duration {
+	var longest time.Duration
+	for _, m := range e.opts.Config.Current().Modules {
+		longest = max(longest, probeTimeout(maxScrapeTimeout, e.opts.TimeoutOffset, time.Duration(m.Timeout)))
+	}
+	return longest
+}
+
+// probe runs one check and records it: self-metrics, history, log.
+func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Module, timeout time.Duration) *probeRecord {
+	rec := &probeRecord{
+		ID:      e.lastID.Add(1),
+		Start:   time.Now(),
+		Module:  req.Module,
+		Config:  module,
+		Target:  req.Target,
+		Timeout: timeout,
+	}
+	var buf bytes.Buffer
+	logger := log.With(teeLogger{
+		log.With(log.NewLogfmtLogger(&buf), "ts", log.DefaultTimestampUTC),
+		e.logger,
+	}, "module", req.Module, "target", req.Target)
+	level.Debug(logger).Log("msg", "Beginning probe", "timeout", timeout)
+
+	if e.acquire() {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		rec.Result = e.opts.Checker.Check(ctx, req.Target, module.ProbeOptions())
+		cancel()
+		e.release()
+	} else {
+		e.metrics.rejected.WithLabelValues(reasonConcurrency).Inc()
+		rec.Result = prober.Result{Class: prober.ClassLocal, Errno: syscall.EAGAIN, Err: errConcurrency}
+	}
+	rec.Duration = time.Since(rec.Start)
+	logResult(logger, rec)
+	rec.Log = buf.Bytes()
+
+	e.metrics.observe(rec)
+	e.history.add(rec)
+	return rec
+}
+
+// acquire takes a slot for a probe without waiting: beyond the limit a
+// probe fails at once, since a queued probe would only run out of time.
+func (e *Exporter) acquire() bool {
+	n := e.inFlight.Add(1)
+	if limit := int64(e.opts.MaxConcurrency); limit > 0 && n > limit {
+		e.inFlight.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (e *Exporter) release() { e.inFlight.Add(-1) }
+
+func logResult(logger log.Logger, rec *probeRecord) {
+	r := rec.Result
+	if r.Success() {
+		level.Debug(logger).Log("msg", "Probe succeeded", "addr", r.Addr, "mode", r.Mode,
+			"dns", r.DNS, "synack", r.SYNACK, "rtt", r.RTT, "syn_retransmits", r.SYNRetransmits,
+			"duration", rec.Duration)
+	} else {
+		level.Debug(logger).Log("msg", "Probe failed", "class", r.Class, "errno", int(r.Errno),
+			"err", r.Err, "addr", r.Addr, "mode", r.Mode, "dns", r.DNS,
+			"syn_retransmits", r.SYNRetransmits, "duration", rec.Duration)
+	}
+	if ackLeaked(r) {
+		level.Warn(logger).Log("msg", "An ACK left before the RST: the target saw a completed connection", "addr", r.Addr, "mode", r.Mode)
+	}
+}
+
+// teeLogger writes each line to a probe's own buffer and to the process's
+// logger, whose level filter then decides whether to print it.
+type teeLogger struct{ probe, process log.Logger }
+
+func (t teeLogger) Log(keyvals ...any) error {
+	err := t.probe.Log(keyvals...)
+	if perr := t.process.Log(keyvals...); perr != nil {
+		return perr
+	}
+	return err
+}
+
+// ackLeaked reports a half-open check after which the target saw a
+// completed connection. A full connect (the non-Linux fallback) sends the
+// ACK by design.
+func ackLeaked(r prober.Result) bool {
+	return r.ACKSent && r.Mode == prober.ModeHalfOpen
+}

@@ -1,0 +1,125 @@
+package collector
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/seed-5ff58b3a/synack_exporter/config"
+)
+
+func (e *Exporter) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /probe", e.serveProbe)
+	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(e.registry,
+		promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{})))
+	mux.HandleFunc("GET /config", e.serveConfig)
+	mux.HandleFunc("GET /-/healthy", serveHealthy)
+	mux.HandleFunc("POST /-/reload", e.serveReload)
+	mux.HandleFunc("GET /logs", e.serveLogs)
+	mux.HandleFunc("GET /{$}", e.serveLanding)
+	return mux
+}
+
+// serveProbe runs one check and answers with its metrics. A request that
+// cannot be probed is a 400 with a one-line reason; a target that does not
+// answer is a 200 with probe_success 0.
+func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
+	req, err := parseProbeRequest(r.URL.Query(), r.Header)
+	if err != nil {
+		e.badRequest(w, err)
+		return
+	}
+	module, ok := e.opts.Config.Current().Module(req.Module)
+	if !ok {
+		e.metrics.moduleUnknown.Inc()
+		e.badRequest(w, fmt.Errorf("unknown module %q", req.Module))
+		return
+	}
+	timeout := probeTimeout(req.ScrapeTimeout, e.opts.TimeoutOffset, time.Duration(module.Timeout))
+	rec := e.probe(r.Context(), req, module, timeout)
+	if req.Debug {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		rec.writeDebug(w)
+		return
+	}
+	promhttp.HandlerFor(rec.registry(), promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+func (e *Exporter) badRequest(w http.ResponseWriter, err error) {
+	level.Debug(e.logger).Log("msg", "Rejected probe request", "err", err)
+	http.Error(w, err.Error(), http.StatusBadRequest)
+}
+
+// serveLogs shows the debug output of a probe still in the history.
+func (e *Exporter) serveLogs(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.URL.Query().Get("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "id parameter is not a probe number", http.StatusBadRequest)
+		return
+	}
+	rec, ok := e.history.get(id)
+	if !ok {
+		http.Error(w, fmt.Sprintf("probe %d is no longer in the history", id), http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	rec.writeDebug(w)
+}
+
+// writeDebug writes what ?debug=true shows: the probe's log lines, the
+// metrics it answered with and its module's configuration.
+func (rec *probeRecord) writeDebug(w io.Writer) error {
+	fmt.Fprintf(w, "Logs for the probe:\n%s\n", rec.Log)
+	fmt.Fprintf(w, "Metrics that would have been returned:\n")
+	mfs, err := rec.registry().Gather()
+	if err != nil {
+		return err
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	module := &config.Config{Modules: map[string]config.Module{rec.Module: rec.Config}}
+	yaml, err := module.YAML()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "\nModule configuration:\n%s", yaml)
+	return err
+}
+
+func (e *Exporter) serveConfig(w http.ResponseWriter, _ *http.Request) {
+	yaml, err := e.opts.Config.Current().YAML()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(yaml)
+}
+
+func serveHealthy(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "Healthy\n")
+}
+
+// serveReload reloads the configuration. The method is POST so that a
+// crawler or a prefetching browser cannot trigger it; the mux answers 405
+// to other methods.
+func (e *Exporter) serveReload(w http.ResponseWriter, _ *http.Request) {
+	if err := e.Reload(); err != nil {
+		http.Error(w, fmt.Sprintf("failed to reload config: %v", err), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "Config reloaded\n")
+}

@@ -1,0 +1,95 @@
+package collector
+
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/seed-5ff58b3a/synack_exporter/prober"
+)
+
+const namespace = "synack_exporter"
+
+// Reasons a probe is refused before it starts, for probes_rejected_total.
+const reasonConcurrency = "concurrency"
+
+// selfMetrics are the exporter's own metrics, served on /metrics.
+type selfMetrics struct {
+	probes        *prometheus.CounterVec
+	failures      *prometheus.CounterVec
+	rejected      *prometheus.CounterVec
+	ackLeaks      prometheus.Counter
+	moduleUnknown prometheus.Counter
+	reloadOK      prometheus.Gauge
+	reloadTime    prometheus.Gauge
+}
+
+// newSelfMetrics registers the exporter's metrics, the Go and process
+// collectors and build_info in reg. inFlight is read at scrape time.
+func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetrics {
+	m := &selfMetrics{
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "probes_total",
+			Help: "Probes answered with metrics, by module, whatever their outcome.",
+		}, []string{"module"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "probe_failures_total",
+			Help: "Probes that did not get a SYN-ACK, by module and failure class.",
+		}, []string{"module", "class"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "probes_rejected_total",
+			Help: "Probes refused before any packet was sent, by reason (concurrency: --probe.max-concurrency probes were already in flight).",
+		}, []string{"reason"}),
+		ackLeaks: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "ack_leaks_total",
+			Help: "Half-open probes after which the kernel had sent an ACK, so the target saw a completed connection; should stay 0.",
+		}),
+		moduleUnknown: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "module_unknown_total",
+			Help: "Probe requests rejected because they named a module the configuration does not have.",
+		}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_last_reload_successful",
+			Help: "1 if the last configuration load succeeded, 0 if it failed (the previous configuration stays in use).",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful configuration load.",
+		}),
+	}
+	inFlightGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "probes_in_flight",
+		Help: "Probes running right now.",
+	}, func() float64 { return float64(inFlight.Load()) })
+	m.rejected.WithLabelValues(reasonConcurrency)
+	reg.MustRegister(
+		m.probes, m.failures, m.rejected, m.ackLeaks, m.moduleUnknown,
+		m.reloadOK, m.reloadTime, inFlightGauge,
+		versioncollector.NewCollector(namespace),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// initModule makes a module's counters exist at 0 before its first probe,
+// so rate() and absent() work from the start.
+func (m *selfMetrics) initModule(module string) {
+	m.probes.WithLabelValues(module)
+	for _, class := range prober.FailureClasses {
+		m.failures.WithLabelValues(module, class.String())
+	}
+}
+
+// observe counts one finished probe.
+func (m *selfMetrics) observe(rec *probeRecord) {
+	m.probes.WithLabelValues(rec.Module).Inc()
+	if !rec.Result.Success() {
+		m.failures.WithLabelValues(rec.Module, rec.Result.Class.String()).Inc()
+	}
+	if ackLeaked(rec.Result) {
+		m.ackLeaks.Inc()
+	}
+}

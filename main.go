@@ -1,0 +1,161 @@
+// Command synack_exporter is a Prometheus exporter that checks whether TCP
+// ports answer, with a half-open handshake (SYN, SYN-ACK, RST), one check
+// per /probe request.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/seed-5ff58b3a/synack_exporter/collector"
+	"github.com/seed-5ff58b3a/synack_exporter/config"
+	"github.com/seed-5ff58b3a/synack_exporter/prober"
+)
+
+const name = "synack_exporter"
+
+// defaultConfig is used when there is neither --config.file nor a
+// config.yml in the working directory, so the binary runs with no files.
+//
+//go:embed config.yml
+var defaultConfig []byte
+
+func main() {
+	var (
+		configFile     = kingpin.Flag("config.file", "Module configuration file. Default: ./config.yml if it exists, else the copy built into the binary.").String()
+		configCheck    = kingpin.Flag("config.check", "Validate the configuration, then exit: 0 if valid, 1 with the error on stderr.").Bool()
+		timeoutOffset  = kingpin.Flag("timeout-offset", "Subtracted from the scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to get a probe's budget.").Default("0.5s").Duration()
+		historyLimit   = kingpin.Flag("history.limit", "Recent successes, and separately recent failures, shown on the landing page.").Default("100").Uint()
+		maxConcurrency = kingpin.Flag("probe.max-concurrency", "Probes allowed in flight; beyond it a probe fails at once with class local. 0 means no limit.").Default("10000").Uint()
+		logLevel       = kingpin.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat      = kingpin.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum("logfmt", "json")
+		webFlags       = kingpinflag.AddFlags(kingpin.CommandLine, ":9847")
+	)
+	kingpin.Version(version.Print(name))
+	kingpin.HelpFlag.Short('h')
+	kingpin.Parse()
+
+	logger := newLogger(*logFormat, *logLevel)
+	store := config.NewStore(config.ResolveSource(*configFile), defaultConfig)
+	if *configCheck {
+		if err := store.Reload(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%s: config is valid\n", store.Source())
+		return
+	}
+	if *timeoutOffset < 0 {
+		fatal(logger, "--timeout-offset must not be negative", *timeoutOffset)
+	}
+
+	level.Info(logger).Log("msg", "Starting "+name, "version", version.Info())
+	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
+	checker, err := prober.NewChecker()
+	if err != nil {
+		fatal(logger, "Error starting the prober", err)
+	}
+	exporter := collector.New(collector.Options{
+		Checker:        checker,
+		Config:         store,
+		Logger:         logger,
+		TimeoutOffset:  *timeoutOffset,
+		HistoryLimit:   int(*historyLimit),
+		MaxConcurrency: int(*maxConcurrency),
+	})
+	if err := exporter.Reload(); err != nil {
+		os.Exit(1) // Reload has logged the error
+	}
+
+	server := &http.Server{Handler: exporter, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() {
+		served <- web.ListenAndServe(server, webFlags, newSlogLogger(logger))
+	}()
+
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
+	for {
+		select {
+		case err := <-served:
+			fatal(logger, "Error serving HTTP", err)
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				exporter.Reload() // logs, and keeps the old config on failure
+				continue
+			}
+			level.Info(logger).Log("msg", "Shutting down: waiting for probes in flight", "signal", sig)
+			shutdown(logger, server, exporter.MaxProbeTimeout()+time.Second)
+			if err := checker.Close(); err != nil {
+				level.Error(logger).Log("msg", "Error closing the prober", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// shutdown stops accepting connections and waits up to grace for the
+// requests in flight (probes end within their own budget).
+func shutdown(logger log.Logger, server *http.Server, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		level.Warn(logger).Log("msg", "Requests still running at shutdown", "err", err)
+	}
+}
+
+// newLogger returns the process's logger. Exporter-toolkit logs through the
+// same one, via a slog handler.
+func newLogger(format, lvl string) log.Logger {
+	w := log.NewSyncWriter(os.Stderr)
+	logger := log.NewLogfmtLogger(w)
+	if format == "json" {
+		logger = log.NewJSONLogger(w)
+	}
+	logger = level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
+	return log.With(logger, "ts", log.DefaultTimestampUTC)
+}
+
+// newSlogLogger hands exporter-toolkit, which logs with slog, the same
+// logger: one format, one level filter.
+func newSlogLogger(logger log.Logger) *slog.Logger {
+	return slog.New(withoutSlogTime{sloggokit.NewGoKitHandler(logger, slog.LevelDebug)})
+}
+
+// withoutSlogTime drops slog's timestamp, which the bridge would log as
+// "time" next to the go-kit logger's own "ts".
+type withoutSlogTime struct{ slog.Handler }
+
+func (h withoutSlogTime) Handle(ctx context.Context, r slog.Record) error {
+	r.Time = time.Time{}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h withoutSlogTime) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return withoutSlogTime{h.Handler.WithAttrs(attrs)}
+}
+
+func (h withoutSlogTime) WithGroup(name string) slog.Handler {
+	return withoutSlogTime{h.Handler.WithGroup(name)}
+}
+
+func fatal(logger log.Logger, msg string, err any) {
+	level.Error(logger).Log("msg", msg, "err", err)
+	os.Exit(1)
+}
