@@ -14,7 +14,7 @@ func (c *Checker) Resolve(ctx context.Context, host string, opts Options) (netip
 		return chooseAddr(host, []netip.Addr{ip}, opts)
 	}
 	network := "ip"
-	if !opts.IPProtocolFallback {
+	if !opts.IPProtocolFallback || opts.SourceIPAddress.IsValid() {
 		network = familyNetwork(opts.preferred())
 	}
 	addrs, err := c.resolver.LookupNetIP(ctx, network, host)
@@ -34,20 +34,28 @@ func chooseAddr(host string, addrs []netip.Addr, opts Options) (netip.Addr, erro
 			return a.Unmap(), nil
 		}
 	}
-	if opts.IPProtocolFallback {
+	if opts.IPProtocolFallback && !opts.SourceIPAddress.IsValid() {
 		for _, a := range addrs {
 			if a.IsValid() {
 				return a.Unmap(), nil
 			}
 		}
 	}
-	if opts.IPProtocolFallback {
+	switch {
+	case opts.SourceIPAddress.IsValid():
+		return netip.Addr{}, fmt.Errorf("resolving %q: no %s address to match source_ip_address %s", host, want, opts.SourceIPAddress)
+	case opts.IPProtocolFallback:
 		return netip.Addr{}, fmt.Errorf("resolving %q: no address", host)
 	}
 	return netip.Addr{}, fmt.Errorf("resolving %q: no %s address and ip_protocol_fallback is off", host, want)
 }
 
+// preferred is the family to try first. A source address decides it: a
+// socket bound to an IPv4 source cannot reach an IPv6 target.
 func (o Options) preferred() IPProtocol {
+	if o.SourceIPAddress.IsValid() {
+		return familyOf(o.SourceIPAddress)
+	}
 	if o.PreferredIPProtocol == IP4 {
 		return IP4
 	}

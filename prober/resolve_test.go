@@ -24,6 +24,8 @@ func TestChooseAddr(t *testing.T) {
 		{"prefer ip6, only v4, no fallback", []netip.Addr{v4}, Options{PreferredIPProtocol: IP6}, netip.Addr{}, `no ip6 address and ip_protocol_fallback is off`},
 		{"prefer ip4, only v6, no fallback", []netip.Addr{v6}, Options{PreferredIPProtocol: IP4}, netip.Addr{}, `no ip4 address and ip_protocol_fallback is off`},
 		{"v4-mapped counts as v4", []netip.Addr{mapped}, Options{PreferredIPProtocol: IP4}, v4, ""},
+		{"source address decides the family", []netip.Addr{v4, v6}, Options{PreferredIPProtocol: IP6, IPProtocolFallback: true, SourceIPAddress: v4}, v4, ""},
+		{"source address allows no fallback", []netip.Addr{v6}, Options{IPProtocolFallback: true, SourceIPAddress: v4}, netip.Addr{}, `no ip4 address`},
 		{"nothing at all", nil, DefaultOptions(), netip.Addr{}, `resolving "h": no address`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
