@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // Run runs a command (args[0] looked up in PATH) inside the namespace. On
@@ -29,18 +30,46 @@ func (ns *NS) Nft(ruleset string) error {
 }
 
 // AddAddr adds the address cidr ("198.18.1.1/32", "fd00:198:18::1/64") to
-// device dev. IPv6 addresses skip duplicate address detection, which would
-// otherwise keep them unusable (tentative) for a second or more.
+// device dev, and returns once the kernel delivers packets sent to it.
 func (ns *NS) AddAddr(dev, cidr string) error {
 	p, err := netip.ParsePrefix(cidr)
 	if err != nil {
 		return fmt.Errorf("netns %s: address for %s: %w", ns.name, dev, err)
 	}
-	args := []string{"ip", "addr", "add", p.String(), "dev", dev}
-	if p.Addr().Is6() {
-		args = append(args, "nodad")
+	if p.Addr().Is4() {
+		return ns.Run("ip", "addr", "add", p.String(), "dev", dev)
 	}
-	return ns.Run(args...)
+	// nodad: duplicate address detection would keep the address
+	// tentative, unusable, for a second or more.
+	if err := ns.Run("ip", "addr", "add", p.String(), "dev", dev, "nodad"); err != nil {
+		return err
+	}
+	return ns.waitLocalRoute(p.Addr())
+}
+
+// localRouteWait bounds waitLocalRoute; the kernel usually needs well
+// under a millisecond.
+const localRouteWait = 5 * time.Second
+
+// waitLocalRoute waits for the kernel's "local" route to an IPv6 address
+// it has just been given. The kernel adds that route from a workqueue
+// after `ip addr add` returns, even with nodad, and until then drops the
+// packets sent to the address (Ip6InAddrErrors) while already using it as
+// a source: a SYN would leave and its answer be lost.
+func (ns *NS) waitLocalRoute(addr netip.Addr) error {
+	deadline := time.Now().Add(localRouteWait)
+	for {
+		out, err := ns.Output("ip", "-6", "route", "show", "table", "local", addr.String())
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(out, "local ") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("netns %s: no local route to %v after %v", ns.name, addr, localRouteWait)
+		}
+	}
 }
 
 // AddRoute adds a route given as the words after `ip route add`, such as
