@@ -1,0 +1,84 @@
+package collector
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/seed-5ff58b3a/synack_exporter/config"
+)
+
+func TestReload(t *testing.T) {
+	s := newTestServer(t, Options{})
+	target := "target=" + closedPort(t)
+
+	writeFile(t, s.ConfigPath, testConfig+"  tcp_new:\n    timeout: 2s\n")
+	if status, _, body := s.post(t, "/-/reload"); status != 200 || body != "Config reloaded\n" {
+		t.Fatalf("reload: %d %q", status, body)
+	}
+	if status, _, body := s.get(t, "/probe?module=tcp_new&"+target); status != 200 {
+		t.Fatalf("new module after reload: %d %q", status, body)
+	}
+	before := testutil.ToFloat64(s.metrics.reloadTime)
+
+	writeFile(t, s.ConfigPath, "modules:\n  tcp_synack:\n    timeout: soon\n")
+	status, ctype, body := s.post(t, "/-/reload")
+	_, loadErr := config.LoadFile(s.ConfigPath)
+	wantErr := "failed to reload config: " + loadErr.Error() + "\n"
+	if status != 500 || ctype != "text/plain; charset=utf-8" || body != wantErr || strings.Count(body, "\n") != 1 {
+		t.Errorf("broken reload: %d %q %q, want 500 %q", status, ctype, body, wantErr)
+	}
+	if got := testutil.ToFloat64(s.metrics.reloadOK); got != 0 {
+		t.Errorf("config_last_reload_successful = %g after a failed reload, want 0", got)
+	}
+	if got := testutil.ToFloat64(s.metrics.reloadTime); got != before {
+		t.Errorf("success timestamp moved on a failed reload: %g -> %g", before, got)
+	}
+	if status, _, body := s.get(t, "/probe?module=tcp_new&"+target); status != 200 {
+		t.Errorf("old config not kept after a failed reload: %d %q", status, body)
+	}
+	if !strings.Contains(s.logs.String(), `level=error msg="Error loading config"`) {
+		t.Errorf("failed reload not logged:\n%s", s.logs)
+	}
+
+	writeFile(t, s.ConfigPath, testConfig)
+	if status, _, _ := s.post(t, "/-/reload"); status != 200 || testutil.ToFloat64(s.metrics.reloadOK) != 1 {
+		t.Errorf("reload after repair: %d, gauge %g", status, testutil.ToFloat64(s.metrics.reloadOK))
+	}
+}
+
+func TestReloadNeedsPOST(t *testing.T) {
+	s := newTestServer(t, Options{Checker: checkerFunc(nil)})
+	if status, _, _ := s.get(t, "/-/reload"); status != 405 {
+		t.Errorf("GET /-/reload: %d, want 405", status)
+	}
+}
+
+func TestConfigPage(t *testing.T) {
+	s := newTestServer(t, Options{Checker: checkerFunc(nil)})
+	status, ctype, body := s.get(t, "/config")
+	want := `modules:
+  tcp_short:
+    timeout: 1s
+    preferred_ip_protocol: ip4
+    ip_protocol_fallback: true
+  tcp_synack:
+    timeout: 5s
+    preferred_ip_protocol: ip4
+    ip_protocol_fallback: true
+`
+	if status != 200 || ctype != "text/plain; charset=utf-8" || body != want {
+		t.Errorf("/config: %d %q\n%s", status, ctype, body)
+	}
+}
+
+func TestHealthy(t *testing.T) {
+	s := newTestServer(t, Options{Checker: checkerFunc(nil)})
+	if status, _, body := s.get(t, "/-/healthy"); status != 200 || body != "Healthy\n" {
+		t.Errorf("/-/healthy: %d %q", status, body)
+	}
+	if status, _, _ := s.get(t, "/no-such-page"); status != 404 {
+		t.Errorf("unknown page: %d, want 404", status)
+	}
+}
