@@ -65,6 +65,10 @@ func main() {
 		fatal(logger, "--timeout-offset must not be negative", *timeoutOffset)
 	}
 
+	// Before the first load, so that an early SIGHUP cannot kill the process.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
+
 	level.Info(logger).Log("msg", "Starting "+name, "version", version.Info())
 	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
 	checker, err := prober.NewChecker()
@@ -89,8 +93,6 @@ func main() {
 		served <- web.ListenAndServe(server, webFlags, newSlogLogger(logger))
 	}()
 
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
 	for {
 		select {
 		case err := <-served:
