@@ -101,6 +101,7 @@ type Peer struct {
 
 	mu      sync.Mutex
 	log     []Packet
+	dropped int           // entries Reset removed from the front of log
 	changed chan struct{} // closed, and replaced, when log grows
 	syns    int
 	timers  map[*time.Timer]struct{}
@@ -261,7 +262,10 @@ func (p *Peer) Close() error {
 	p.pending.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return errors.Join(p.err, err)
+	if err := errors.Join(p.err, err); err != nil {
+		return fmt.Errorf("fakepeer %s: %w", p.dev, err)
+	}
+	return nil
 }
 
 // read logs and answers packets until the device is closed.
@@ -420,12 +424,13 @@ func (p *Peer) filter(keep func(Packet) bool) []Packet {
 // WaitFor returns the first packet the prober sent, already or from now
 // on, for which match is true. It gives up when ctx ends.
 func (p *Peer) WaitFor(ctx context.Context, match func(Packet) bool) (Packet, error) {
-	next := 0
+	next := 0 // counting entries Reset dropped
 	for {
 		p.mu.Lock()
-		// The log only grows and its entries never change, so the new
-		// ones can be read after unlocking, and match may call p.
-		fresh, changed := p.log[next:], p.changed
+		next = max(next, p.dropped)
+		// Entries never change once logged, so the new ones can be read
+		// after unlocking, and match may call p.
+		fresh, changed := p.log[next-p.dropped:], p.changed
 		p.mu.Unlock()
 		for _, pkt := range fresh {
 			if !pkt.FromPeer && match(pkt) {
@@ -439,6 +444,15 @@ func (p *Peer) WaitFor(ctx context.Context, match func(Packet) bool) (Packet, er
 			return Packet{}, fmt.Errorf("fakepeer: no such packet among %d logged: %w", next, ctx.Err())
 		}
 	}
+}
+
+// Reset empties the log, so a long run such as a benchmark does not keep
+// every packet. The SYN count that Config.Answer sees goes on.
+func (p *Peer) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropped += len(p.log)
+	p.log = nil
 }
 
 // Transcript returns the log, both directions, one packet a line, for a

@@ -285,3 +285,27 @@ func TestCloseCancelsAnswers(t *testing.T) {
 		t.Fatalf("answers after Close: %v", a)
 	}
 }
+
+func TestReset(t *testing.T) {
+	ns, p := start(t, Config{})
+	first := dial(t, ns, netip.AddrPortFrom(p.Addr(), silent))
+	firstPort := first.port(t)
+	if _, err := p.WaitFor(waitCtx(t, time.Second), fromPort(firstPort, Packet.IsSYN)); err != nil {
+		t.Fatal(err)
+	}
+	// A WaitFor running across a Reset goes on with what comes after it.
+	found := make(chan error, 1)
+	ctx := waitCtx(t, 2*time.Second)
+	go func() {
+		_, err := p.WaitFor(ctx, func(pkt Packet) bool { return pkt.IsSYN() && pkt.Src.Port() != firstPort })
+		found <- err
+	}()
+	p.Reset()
+	if got := p.Packets(); len(got) != 0 {
+		t.Fatalf("packets after Reset: %v", got)
+	}
+	dial(t, ns, netip.AddrPortFrom(p.Addr(), silent))
+	if err := <-found; err != nil {
+		t.Fatal(err)
+	}
+}
