@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# End-to-end check of example/ against the real programs: promtool, a
+# Prometheus, an Alertmanager and the exporter built from this repository.
+#
+#   bash example/e2e.sh
+#
+# Needs: go, prometheus, promtool, alertmanager (Debian:
+# prometheus-alertmanager), python3 with PyYAML (python3-yaml).
+# Everything listens on 127.0.0.1, on ports chosen free at run time; every
+# process started here is stopped on exit. Prints PASS/FAIL lines and ends
+# with "N passed, M failed"; exits 1 if anything failed.
+# KEEP_WORKDIR=1 keeps the temporary directory (logs, configs, TSDB).
+
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+WAIT=${E2E_WAIT:-60} # seconds any single wait may take
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "PASS: $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $1"; }
+
+summary() {
+	echo "e2e: took ${SECONDS}s"
+	echo "$passed passed, $failed failed"
+}
+
+# fatal stops the run: what follows depends on the step that failed.
+fatal() {
+	fail "$1"
+	echo "e2e: stopping here; logs in $WORK" >&2
+	KEEP_WORKDIR=1
+	summary
+	exit 1
+}
+
+# check NAME CMD...: runs CMD, PASS or FAIL with its output as the reason.
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		pass "$name${out:+ ($(tail -n 1 <<<"$out"))}"
+	else
+		fail "$name: $(tr '\n' ' ' <<<"$out")"
+	fi
+}
+
+# --- tools -------------------------------------------------------------------
+
+PROMETHEUS=${PROMETHEUS:-$(command -v prometheus)}
+PROMTOOL=${PROMTOOL:-$(command -v promtool)}
+ALERTMANAGER=${ALERTMANAGER:-$(command -v alertmanager || command -v prometheus-alertmanager)}
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+PYTHON=
+for py in python3 /usr/bin/python3; do
+	if command -v "$py" >/dev/null && "$py" -c 'import yaml' 2>/dev/null; then
+		PYTHON=$(command -v "$py")
+		break
+	fi
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/synack-e2e.XXXXXX")
+KEEP_WORKDIR=${KEEP_WORKDIR:-}
+PIDS=()
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		# Bounded: SIGKILL whatever is still there after 5s.
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [[ -n $KEEP_WORKDIR ]]; then
+		echo "e2e: work directory kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'echo "e2e: interrupted" >&2; exit 130' INT TERM
+
+for tool in PROMETHEUS PROMTOOL ALERTMANAGER GO; do
+	[[ -n ${!tool} && -x ${!tool} ]] || fatal "prerequisite: ${tool,,} not found (see the header of $0)"
+done
+[[ -n $PYTHON ]] || fatal "prerequisite: no python3 with the yaml module (Debian: python3-yaml)"
+
+# An array rather than a function, so that `start` runs Python itself in
+# the background (and its pid is Python's), not a subshell.
+HELPER=("$PYTHON" "$HERE/e2e/helper.py")
+helper() { "${HELPER[@]}" "$@"; }
+
+# start NAME CMD...: runs CMD in the background, output to $WORK/NAME.log.
+start() {
+	local name=$1
+	shift
+	"$@" >"$WORK/$name.log" 2>&1 &
+	PIDS+=($!)
+	printf -v "PID_${name//-/_}" '%s' $!
+}
+
+# stop NAME: stops a process started with start, and waits for it.
+stop() {
+	local var="PID_${1//-/_}"
+	kill "${!var}" 2>/dev/null
+	wait "${!var}" 2>/dev/null
+}
+
+# wait_http NAME URL: waits until URL answers 200, or fails with the log.
+wait_http() {
+	local name=$1 url=$2 var="PID_${1//-/_}"
+	for _ in $(seq $((WAIT * 5))); do
+		if "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$url" 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 "${!var}" 2>/dev/null; then
+			fatal "$name exited before answering $url: $(tail -n 5 "$WORK/$name.log" | tr '\n' ' ')"
+		fi
+		sleep 0.2
+	done
+	fatal "$name did not answer $url within ${WAIT}s: $(tail -n 5 "$WORK/$name.log" | tr '\n' ' ')"
+}
+
+echo "e2e: $("$PROMETHEUS" --version 2>&1 | head -n 1)"
+echo "e2e: alertmanager $("$ALERTMANAGER" --version 2>&1 | head -n 1 | sed 's/.*version //')"
+echo "e2e: work directory $WORK"
+
+# --- static checks -------------------------------------------------------------
+
+check "promtool check config example/prometheus.yml" \
+	"$PROMTOOL" check config "$HERE/prometheus.yml"
+check "promtool check config example/sharding/prometheus.yml" \
+	"$PROMTOOL" check config "$HERE/sharding/prometheus.yml"
+check "promtool check config --agent example/sharding/prometheus-agent.yml" \
+	"$PROMTOOL" check config --agent "$HERE/sharding/prometheus-agent.yml"
+check "promtool check rules example/alerts.yml" \
+	"$PROMTOOL" check rules "$HERE/alerts.yml"
+check "promtool test rules example/alerts_test.yml" \
+	bash -c 'cd "$1" && "$2" test rules alerts_test.yml' _ "$HERE" "$PROMTOOL"
+check "grafana-dashboard.json is valid JSON" \
+	"$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d["panels"]), "panels")' "$HERE/grafana-dashboard.json"
+
+# --- the exporter, two listeners, a webhook, Alertmanager, Prometheus -------------
+
+echo "e2e: building the exporter"
+"$GO" build -C "$ROOT" -o "$WORK/synack_exporter" . >"$WORK/build.log" 2>&1 ||
+	fatal "go build of the exporter: $(tr '\n' ' ' <"$WORK/build.log")"
+
+read -r P_EXP P_EXP0 P_EXP1 P_PROM P_PROM2 P_AM P_HOOK P_A P_B < <(helper free-ports 9) ||
+	fatal "could not find free loopback ports"
+LO=127.0.0.1
+EXP=$LO:$P_EXP
+PROM=$LO:$P_PROM
+AM=$LO:$P_AM
+TARGET_A=$LO:$P_A
+TARGET_B=$LO:$P_B
+
+start listener-a "${HELPER[@]}" listen --accepted-file "$WORK/accepted-a" "$P_A"
+start listener-b "${HELPER[@]}" listen --accepted-file "$WORK/accepted-b" "$P_B"
+start webhook "${HELPER[@]}" webhook --port "$P_HOOK" --out "$WORK/webhook.jsonl"
+
+start exporter "$WORK/synack_exporter" --web.listen-address="$EXP" \
+	--config.file="$ROOT/config.yml" --log.level=debug
+wait_http exporter "http://$EXP/-/healthy"
+
+cat >"$WORK/alertmanager.yml" <<EOF
+route:
+  receiver: webhook
+  group_by: [alertname, instance]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: webhook
+    webhook_configs:
+      - url: http://$LO:$P_HOOK/
+        send_resolved: true
+EOF
+# An empty cluster address turns off the gossip listener, which would
+# otherwise bind 0.0.0.0:9094.
+start alertmanager "$ALERTMANAGER" --config.file="$WORK/alertmanager.yml" \
+	--storage.path="$WORK/alertmanager" --web.listen-address="$AM" \
+	--cluster.listen-address=
+wait_http alertmanager "http://$AM/-/ready"
+
+# The shipped rules with every `for:` cut to 2s, and the shipped config with
+# loopback targets and 1s intervals.
+helper rules --src "$HERE/alerts.yml" --out "$WORK/alerts.yml" --for 2s ||
+	fatal "could not derive the rules file"
+helper prom-config --src "$HERE/prometheus.yml" --out "$WORK/prometheus.yml" \
+	--rules "$WORK/alerts.yml" --interval 1s \
+	--map "localhost:9847=$EXP" --map "localhost:9093=$AM" \
+	--targets "synack_tcp_synack=$TARGET_A,$TARGET_B" \
+	--targets "synack_tcp_ip4=$TARGET_A" \
+	--targets "synack_tcp_fast=$TARGET_B" ||
+	fatal "could not derive the Prometheus configuration"
+check "derived configuration passes promtool" "$PROMTOOL" check config "$WORK/prometheus.yml"
+
+start prometheus "$PROMETHEUS" --config.file="$WORK/prometheus.yml" \
+	--storage.tsdb.path="$WORK/prometheus-data" --web.listen-address="$PROM"
+wait_http prometheus "http://$PROM/-/ready"
+
+# --- both targets answer --------------------------------------------------------
+
+check "probe_success is 1 for target A (jobs synack_tcp_synack, synack_tcp_ip4)" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 --value 1 \
+	--expr "probe_success{instance=\"$TARGET_A\"}"
+check "probe_success is 1 for target B (jobs synack_tcp_synack, synack_tcp_fast)" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 --value 1 \
+	--expr "probe_success{instance=\"$TARGET_B\"}"
+check "the exporter's own job is up" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr 'up{job="synack_exporter"}'
+
+# --- one target stops ------------------------------------------------------------
+
+echo "e2e: stopping the listener of target B"
+stop listener-b
+
+check "probe_success drops to 0 for target B" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 --value 0 \
+	--expr "probe_success{instance=\"$TARGET_B\"}"
+check "probe_tcp_error_class{class=\"refused\"} is 1 for target B" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 --value 1 \
+	--expr "probe_tcp_error_class{instance=\"$TARGET_B\",class=\"refused\"}"
+check "probe_success stays 1 for target A" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 --value 1 \
+	--expr "probe_success{instance=\"$TARGET_A\"}"
+check "SynackTargetDown fires for target B in both its jobs" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 --value 1 \
+	--expr "ALERTS{alertname=\"SynackTargetDown\",alertstate=\"firing\",instance=\"$TARGET_B\"}"
+check "the webhook receives SynackTargetDown for B, class refused in the summary" \
+	helper webhook-wait --file "$WORK/webhook.jsonl" --timeout "$WAIT" \
+	--label alertname=SynackTargetDown --label "instance=$TARGET_B" \
+	--summary-contains "(refused)"
+check "no alert at all for target A" \
+	helper wait --prom "$PROM" --timeout 1 --count 0 \
+	--expr "ALERTS{instance=\"$TARGET_A\"}"
+
+# --- recording rules, dashboard, the half-open promise ---------------------------
+
+check "recorded success ratio is below 1 for B" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 \
+	--expr "instance:probe_success:ratio_5m{instance=\"$TARGET_B\"} < 1"
+check "recorded SYN-ACK quantiles and baseline exist for A" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 8 \
+	--expr "instance:probe_tcp_synack_seconds:quantile_5m{instance=\"$TARGET_A\"} or instance:probe_tcp_synack_seconds:median_1d{instance=\"$TARGET_A\"}"
+check "every Grafana dashboard query runs and returns data" \
+	helper dashboard --prom "$PROM" --dashboard "$HERE/grafana-dashboard.json" \
+	--target "$TARGET_A" --target "$TARGET_B"
+# A leaked ACK does not heal: no point waiting long for these two.
+check "synack_exporter_ack_leaks_total is 0" \
+	helper wait --prom "$PROM" --timeout 5 --count 1 --value 0 \
+	--expr 'synack_exporter_ack_leaks_total'
+check "no probe sent an ACK (probe_tcp_ack_sent always 0)" \
+	helper wait --prom "$PROM" --timeout 5 --count 4 --value 0 \
+	--expr 'max_over_time(probe_tcp_ack_sent[10m])'
+accepted=$(cat "$WORK/accepted-a" 2>/dev/null)
+if [[ $accepted == 0 ]]; then
+	pass "listener A never accepted a connection"
+else
+	fail "listener A accepted ${accepted:-?} connections: a probe completed the handshake"
+fi
+
+stop prometheus
+
+# --- sharding: two exporters, targets split by hashmod of the target --------------
+
+read -r -a candidates < <(helper free-ports 24) || fatal "could not find free loopback ports"
+SHARD_TARGETS=$(helper pick-shard-targets --shards 2 --per-shard 3 "${candidates[@]}") ||
+	fatal "could not pick targets for both shards"
+IFS=, read -r -a shard_targets <<<"$SHARD_TARGETS"
+start listener-shards "${HELPER[@]}" listen --accepted-file "$WORK/accepted-shards" "${shard_targets[@]##*:}"
+EXP0=$LO:$P_EXP0
+EXP1=$LO:$P_EXP1
+start exporter-0 "$WORK/synack_exporter" --web.listen-address="$EXP0" --config.file="$ROOT/config.yml"
+start exporter-1 "$WORK/synack_exporter" --web.listen-address="$EXP1" --config.file="$ROOT/config.yml"
+wait_http exporter-0 "http://$EXP0/-/healthy"
+wait_http exporter-1 "http://$EXP1/-/healthy"
+
+helper prom-config --src "$HERE/sharding/prometheus.yml" --out "$WORK/prometheus-sharding.yml" \
+	--rules "$WORK/alerts.yml" --interval 1s \
+	--map "synack-exporter-0.example.net:9847=$EXP0" \
+	--map "synack-exporter-1.example.net:9847=$EXP1" \
+	--map "localhost:9093=$AM" \
+	--targets "synack_tcp_synack=$SHARD_TARGETS" ||
+	fatal "could not derive the sharding Prometheus configuration"
+check "derived sharding configuration passes promtool" \
+	"$PROMTOOL" check config "$WORK/prometheus-sharding.yml"
+
+PROM2=$LO:$P_PROM2
+start prometheus-sharding "$PROMETHEUS" --config.file="$WORK/prometheus-sharding.yml" \
+	--storage.tsdb.path="$WORK/prometheus-sharding-data" --web.listen-address="$PROM2"
+wait_http prometheus-sharding "http://$PROM2/-/ready"
+
+check "sharding: all ${#shard_targets[@]} targets answer" \
+	helper wait --prom "$PROM2" --timeout "$WAIT" --count "${#shard_targets[@]}" --value 1 \
+	--expr 'probe_success{job="synack_tcp_synack"}'
+check "sharding: both exporters are up" \
+	helper wait --prom "$PROM2" --timeout "$WAIT" --count 2 --value 1 \
+	--expr 'up{job="synack_exporter"}'
+check "sharding: each target is probed by exactly one exporter, the one its hash names" \
+	helper shards --prom "$PROM2" --job synack_tcp_synack --targets "$SHARD_TARGETS" \
+	--exporters "$EXP0,$EXP1" --window 10
+accepted=$(cat "$WORK/accepted-shards" 2>/dev/null)
+if [[ $accepted == 0 ]]; then
+	pass "sharding: no listener accepted a connection"
+else
+	fail "sharding: listeners accepted ${accepted:-?} connections"
+fi
+
+summary
+if ((failed > 0)); then
+	KEEP_WORKDIR=1
+	exit 1
+fi
