@@ -2,7 +2,9 @@ package prober
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"syscall"
 )
@@ -19,8 +21,14 @@ func (c *Checker) Resolve(ctx context.Context, host string, opts Options) (netip
 	}
 	addrs, err := c.resolver.LookupNetIP(ctx, network, host)
 	if err != nil {
-		if ctx.Err() != nil {
+		var dnsErr *net.DNSError
+		switch {
+		case ctx.Err() != nil:
 			return netip.Addr{}, fmt.Errorf("resolving %q: %w (%w)", host, syscall.ETIMEDOUT, err)
+		case network != "ip" && errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+			// Only one family was asked for; say which, since the name
+			// may well have addresses of the other.
+			return netip.Addr{}, fmt.Errorf("resolving %q: no %s address: %w", host, opts.preferred(), err)
 		}
 		return netip.Addr{}, fmt.Errorf("resolving %q: %w", host, err)
 	}
