@@ -45,8 +45,7 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	timeout := probeTimeout(req.ScrapeTimeout, e.opts.TimeoutOffset, time.Duration(module.Timeout))
 	rec := e.probe(r.Context(), req, module, timeout)
 	if req.Debug {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		rec.writeDebug(w)
+		e.serveDebug(w, rec)
 		return
 	}
 	promhttp.HandlerFor(rec.registry(), promhttp.HandlerOpts{}).ServeHTTP(w, r)
@@ -69,8 +68,14 @@ func (e *Exporter) serveLogs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("probe %d is no longer in the history", id), http.StatusNotFound)
 		return
 	}
+	e.serveDebug(w, rec)
+}
+
+func (e *Exporter) serveDebug(w http.ResponseWriter, rec *probeRecord) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	rec.writeDebug(w)
+	if err := rec.writeDebug(w); err != nil {
+		level.Error(e.logger).Log("msg", "Error writing debug output", "id", rec.ID, "err", err)
+	}
 }
 
 // writeDebug writes what ?debug=true shows: the probe's log lines, the

@@ -15,8 +15,8 @@ import (
 // its context, so targets, module names and error texts cannot inject
 // markup.
 var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
-	"seconds": func(d time.Duration) string { return d.Round(time.Microsecond).String() },
-	"utc":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
+	"duration": func(d time.Duration) string { return d.Round(time.Microsecond).String() },
+	"utc":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -51,8 +51,8 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
 {{range .Probes}}<tr{{if not .Result.Success}} class="failed"{{end}}>
 <td>{{utc .Start}}</td><td>{{.Module}}</td><td>{{.Target}}</td>
 <td>{{.Result.Class}}{{with .Result.Err}}: {{.}}{{end}}</td>
-<td>{{if .Result.Success}}{{seconds .Result.SYNACK}}{{end}}</td>
-<td>{{seconds .Duration}}</td>
+<td>{{if .Result.Success}}{{duration .Result.SYNACK}}{{end}}</td>
+<td>{{duration .Duration}}</td>
 <td><a href="logs?id={{.ID}}">logs</a></td>
 </tr>
 {{end}}</table>
