@@ -41,7 +41,9 @@ check() {
 	local name=$1 out
 	shift
 	if out=$("$@" 2>&1); then
-		pass "$name${out:+ ($(tail -n 1 <<<"$out"))}"
+		out=$(tail -n 1 <<<"$out")
+		((${#out} > 200)) && out="${out:0:200}..."
+		pass "$name${out:+ ($out)}"
 	else
 		fail "$name: $(tr '\n' ' ' <<<"$out")"
 	fi
@@ -162,13 +164,16 @@ PROM=$LO:$P_PROM
 AM=$LO:$P_AM
 TARGET_A=$LO:$P_A
 TARGET_B=$LO:$P_B
+# Scraped with a module the exporter does not have: HTTP 400, no probe sent.
+BAD_TARGET=$LO:9
 
 start listener-a "${HELPER[@]}" listen --accepted-file "$WORK/accepted-a" "$P_A"
 start listener-b "${HELPER[@]}" listen --accepted-file "$WORK/accepted-b" "$P_B"
 start webhook "${HELPER[@]}" webhook --port "$P_HOOK" --out "$WORK/webhook.jsonl"
 
+cp "$ROOT/config.yml" "$WORK/config.yml"
 start exporter "$WORK/synack_exporter" --web.listen-address="$EXP" \
-	--config.file="$ROOT/config.yml" --log.level=debug
+	--config.file="$WORK/config.yml" --log.level=debug
 wait_http exporter "http://$EXP/-/healthy"
 
 cat >"$WORK/alertmanager.yml" <<EOF
@@ -200,7 +205,8 @@ helper prom-config --src "$HERE/prometheus.yml" --out "$WORK/prometheus.yml" \
 	--map "localhost:9847=$EXP" --map "localhost:9093=$AM" \
 	--targets "synack_tcp_synack=$TARGET_A,$TARGET_B" \
 	--targets "synack_tcp_ip4=$TARGET_A" \
-	--targets "synack_tcp_fast=$TARGET_B" ||
+	--targets "synack_tcp_fast=$TARGET_B" \
+	--extra synack_tcp_synack no_such_module "$BAD_TARGET" ||
 	fatal "could not derive the Prometheus configuration"
 check "derived configuration passes promtool" "$PROMTOOL" check config "$WORK/prometheus.yml"
 
@@ -241,6 +247,12 @@ check "the webhook receives SynackTargetDown for B, class refused in the summary
 	helper webhook-wait --file "$WORK/webhook.jsonl" --timeout "$WAIT" \
 	--label alertname=SynackTargetDown --label "instance=$TARGET_B" \
 	--summary-contains "(refused)"
+check "a scrape with an unknown module fails (HTTP 400, up 0) and is counted" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 0 \
+	--expr "up{instance=\"$BAD_TARGET\"} == 0 and on() synack_exporter_module_unknown_total > 0"
+check "SynackProbeScrapeFailing fires for the unknown-module target" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr "ALERTS{alertname=\"SynackProbeScrapeFailing\",alertstate=\"firing\",instance=\"$BAD_TARGET\"}"
 check "no alert at all for target A" \
 	helper wait --prom "$PROM" --timeout 1 --count 0 \
 	--expr "ALERTS{instance=\"$TARGET_A\"}"
@@ -269,6 +281,29 @@ if [[ $accepted == 0 ]]; then
 else
 	fail "listener A accepted ${accepted:-?} connections: a probe completed the handshake"
 fi
+
+# --- the exporter's own alerts -------------------------------------------------
+
+echo "modules: {tcp_synack: {timeout: -1s}}" >"$WORK/config.yml"
+check "POST /-/reload of a broken config is refused" \
+	"$PYTHON" -c '
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"), timeout=10)
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode().strip())
+    sys.exit(0)
+sys.exit("the reload was accepted")' "http://$EXP/-/reload"
+check "SynackExporterReloadFailed fires" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr 'ALERTS{alertname="SynackExporterReloadFailed",alertstate="firing"}'
+stop exporter
+check "SynackExporterDown fires when the exporter stops" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr 'ALERTS{alertname="SynackExporterDown",alertstate="firing"}'
+check "the webhook receives SynackExporterDown" \
+	helper webhook-wait --file "$WORK/webhook.jsonl" --timeout "$WAIT" \
+	--label alertname=SynackExporterDown --label "instance=$EXP"
 
 stop prometheus
 

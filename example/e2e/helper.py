@@ -73,7 +73,8 @@ def cmd_listen(args):
             conn.close()
             with open(args.accepted_file, "w") as f:
                 f.write(f"{accepted}\n")
-            print(f"listener: accepted a connection from {peer} on {s.getsockname()}",
+            stamp = time.strftime("%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+            print(f"{stamp} listener: accepted a connection from {peer} on {s.getsockname()}",
                   file=sys.stderr, flush=True)
 
 
@@ -105,9 +106,10 @@ def cmd_prom_config(args):
     """Rewrite a Prometheus configuration from example/ for the test.
 
     --map OLD=NEW swaps an address wherever it is a target, an Alertmanager
-    or a relabelling replacement; --targets JOB=A,B replaces a job's target
-    list (jobs not named keep theirs only if they are in --keep-job);
-    every interval is shortened and rule files point at --rules.
+    or a relabelling replacement; --targets JOB=A,B replaces a probe job's
+    target list (probe jobs not named are left out); --extra adds a target
+    with its own module label. Every interval is shortened and the rule
+    files become --rules.
     """
     with open(args.src) as f:
         cfg = yaml.safe_load(f)
@@ -148,6 +150,9 @@ def cmd_prom_config(args):
             for sc in job["static_configs"]:
                 sc["targets"] = []
             job["static_configs"][0]["targets"] = targets[name]
+            for extra_job, module, addr in args.extra:
+                if extra_job == name:
+                    job["static_configs"].append({"targets": [addr], "labels": {"module": module}})
             for rc in job.get("relabel_configs", []):
                 if rc.get("target_label") == "__address__":
                     rc["replacement"] = swap(rc["replacement"])
@@ -458,6 +463,9 @@ def main():
     p.add_argument("--interval", default="1s")
     p.add_argument("--map", action="append", default=[])
     p.add_argument("--targets", action="append", default=[])
+    p.add_argument("--extra", nargs=3, action="append", default=[],
+                   metavar=("JOB", "MODULE", "TARGET"),
+                   help="add TARGET to JOB with this module label")
     p.set_defaults(func=cmd_prom_config)
 
     p = sub.add_parser("rules")
