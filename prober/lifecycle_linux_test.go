@@ -175,6 +175,7 @@ func TestConcurrentChecksKeepTheirOwnResults(t *testing.T) {
 			}
 			if r.ACKSent {
 				leaks.Add(1)
+				t.Logf("check %d: ACK sent; synack %v rtt %v retrans %d", i, r.SYNACK, r.RTT, r.SYNRetransmits)
 			}
 		})
 	}
