@@ -56,6 +56,12 @@ type Module struct {
 	// TOS is the IPv4 TOS or IPv6 traffic class byte (0-255); 0 leaves it
 	// unset.
 	TOS int `yaml:"tos,omitempty"`
+	// AllowedTargets, when not empty, limits the module to the targets its
+	// entries cover (see TargetPattern); empty allows every target.
+	AllowedTargets TargetPatterns `yaml:"allowed_targets,omitempty"`
+	// DeniedTargets refuses the targets its entries cover, whatever
+	// AllowedTargets says.
+	DeniedTargets TargetPatterns `yaml:"denied_targets,omitempty"`
 }
 
 // NewModule returns the module an empty entry (`name: {}`) gets: a 5s
@@ -73,7 +79,7 @@ func NewModule() Module {
 // would be left unset.
 func (m Module) ProbeOptions() prober.Options {
 	// Parsing again on each probe costs far less than the probe, and keeps
-	// Module a plain, comparable value that marshals back as written.
+	// Module a plain value that marshals back as written.
 	src, _ := netip.ParseAddr(m.SourceIPAddress)
 	return prober.Options{
 		PreferredIPProtocol: prober.IPProtocol(m.PreferredIPProtocol),

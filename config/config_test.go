@@ -77,6 +77,33 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-tos-high.yml", `config line 3: module "tcp_fast": tos: 300 is out of range 0-255`},
 		{"invalid-tos-negative.yml", `config line 3: module "tcp_fast": tos: -1 is out of range 0-255`},
 		{"invalid-tos-string.yml", `config line 3: module "tcp_fast": tos: want an integer, got "lowdelay"`},
+
+		// Target lists: each entry is checked, and its own line named.
+		{"invalid-targets-bad-ip.yml", `config line 4: module "tcp_lan": allowed_targets: "10.0.0:22": "10.0.0" is not an IP address`},
+		{"invalid-targets-brackets-ipv4.yml", `config line 4: module "tcp_lan": allowed_targets: "[127.0.0.1]:22": brackets are only for IPv6 addresses and CIDRs`},
+		{"invalid-targets-brackets-no-port.yml", `config line 4: module "tcp_lan": allowed_targets: "[::1]": brackets are only needed with a port; leave them out`},
+		{"invalid-targets-brackets-unclosed.yml", `config line 4: module "tcp_lan": allowed_targets: "[::1:22": no closing ']'`},
+		{"invalid-targets-duplicate.yml", `config line 6: module "tcp_lan": denied_targets: "198.18.0.0/15" is listed twice (first on line 4)`},
+		{"invalid-targets-empty-entry.yml", `config line 4: module "tcp_lan": allowed_targets: "": empty entry`},
+		{"invalid-targets-empty-label.yml", `config line 4: module "tcp_lan": allowed_targets: "db..example.internal": empty label in host name`},
+		{"invalid-targets-host-bits.yml", `config line 5: module "tcp_lan": allowed_targets: "10.0.0.1/8": bits set after the prefix length; write 10.0.0.0/8`},
+		{"invalid-targets-mapped.yml", `config line 4: module "tcp_lan": denied_targets: "::ffff:127.0.0.0/104": IPv4-mapped addresses are never probed; write 127.0.0.0/8`},
+		{"invalid-targets-mapping.yml", `config line 4: module "tcp_lan": allowed_targets: want a string such as "198.18.0.0/15:80-443" (quote entries that start with '[' or '*'), got a mapping`},
+		{"invalid-targets-name-char.yml", `config line 4: module "tcp_lan": allowed_targets: "db!.example.internal": '!' is not allowed in a host name (addresses and CIDRs look like 198.18.0.0/15)`},
+		{"invalid-targets-no-host.yml", `config line 4: module "tcp_lan": allowed_targets: ":22": no address, CIDR or host name before the port`},
+		{"invalid-targets-number.yml", `config line 4: module "tcp_lan": allowed_targets: want a string such as "198.18.0.0/15:80-443" (quote entries that start with '[' or '*'), got 22`},
+		{"invalid-targets-port-backwards.yml", `config line 4: module "tcp_lan": allowed_targets: "198.18.0.0/15:443-80": port range 443-80 ends before it starts`},
+		{"invalid-targets-port-leading-zero.yml", `config line 4: module "tcp_lan": allowed_targets: "127.0.0.1:022": port "022" has a leading zero`},
+		{"invalid-targets-port-missing.yml", `config line 4: module "tcp_lan": allowed_targets: "127.0.0.1:": no port after ':'`},
+		{"invalid-targets-port-sign.yml", `config line 4: module "tcp_lan": allowed_targets: "127.0.0.1:+22": port "+22" is not a decimal number`},
+		{"invalid-targets-port-zero.yml", `config line 4: module "tcp_lan": allowed_targets: "[::1]:0": port "0" is out of range 1-65535`},
+		{"invalid-targets-prefix-length.yml", `config line 3: module "tcp_lan": allowed_targets: "198.18.0.0/33": prefix length "33" is not 0-32`},
+		{"invalid-targets-scalar.yml", `config line 3: module "tcp_lan": allowed_targets: want a list of addresses, CIDRs or host names, got "10.0.0.0/8"`},
+		{"invalid-targets-unquoted-brackets.yml", `config: yaml: line 3: did not find expected node content`},
+		{"invalid-targets-unquoted-wildcard.yml", `config: yaml: line 4: did not find expected alphabetic or numeric character`},
+		{"invalid-targets-wildcard-alone.yml", `config line 4: module "tcp_lan": allowed_targets: "*:22": a wildcard needs a domain after it, as in *.example.internal`},
+		{"invalid-targets-wildcard-middle.yml", `config line 4: module "tcp_lan": allowed_targets: "db.*.example.internal": '*' is only allowed as the whole first label, as in *.example.internal`},
+		{"invalid-targets-zone.yml", `config line 4: module "tcp_lan": denied_targets: "fe80::1%eth0": zones are not compared; leave the zone out`},
 	}
 
 	// Every invalid file must have its expected message here.
@@ -203,7 +230,7 @@ func TestLoadValid(t *testing.T) {
 func TestNewModule(t *testing.T) {
 	m := NewModule()
 	want := Module{Timeout: model.Duration(5 * time.Second), PreferredIPProtocol: "ip6", IPProtocolFallback: true}
-	if m != want {
+	if !reflect.DeepEqual(m, want) {
 		t.Errorf("NewModule() = %+v, want %+v", m, want)
 	}
 	if err := m.validate(); err != nil {
@@ -224,6 +251,9 @@ func TestRepositoryConfig(t *testing.T) {
 		}),
 		"tcp_fast": module(func(m *Module) {
 			m.Timeout, m.SYNRetries = model.Duration(time.Second), 1
+		}),
+		"tcp_loopback": module(func(m *Module) {
+			m.AllowedTargets = patterns(t, "127.0.0.0/8", "::1")
 		}),
 	}
 	if !reflect.DeepEqual(c.Modules, want) {

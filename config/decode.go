@@ -237,6 +237,9 @@ func (d *moduleDecoder) merge(n *yaml.Node) error {
 // expected type on failure.
 func decodeValue(n *yaml.Node, field reflect.Value, name string) error {
 	n = resolveAlias(n)
+	if field.Type() == targetPatternsType {
+		return decodeTargetPatterns(n, field.Addr().Interface().(*TargetPatterns), name)
+	}
 	var err error
 	if !isFraction(n, field.Type()) {
 		if err = n.Decode(field.Addr().Interface()); err == nil {
