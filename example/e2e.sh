@@ -131,6 +131,19 @@ wait_http() {
 	fatal "$name did not answer $url within ${WAIT}s: $(tail -n 5 "$WORK/$name.log" | tr '\n' ' ')"
 }
 
+# wait_listening NAME FILE: a listener writes FILE once its ports are bound.
+wait_listening() {
+	local name=$1 file=$2 var="PID_${1//-/_}"
+	for _ in $(seq $((WAIT * 5))); do
+		[[ -s $file ]] && return 0
+		if ! kill -0 "${!var}" 2>/dev/null; then
+			fatal "$name exited before listening: $(tail -n 5 "$WORK/$name.log" | tr '\n' ' ')"
+		fi
+		sleep 0.2
+	done
+	fatal "$name did not listen within ${WAIT}s"
+}
+
 echo "e2e: $("$PROMETHEUS" --version 2>&1 | head -n 1)"
 echo "e2e: alertmanager $("$ALERTMANAGER" --version 2>&1 | head -n 1 | sed 's/.*version //')"
 echo "e2e: work directory $WORK"
@@ -170,6 +183,8 @@ BAD_TARGET=$LO:9
 start listener-a "${HELPER[@]}" listen --accepted-file "$WORK/accepted-a" "$P_A"
 start listener-b "${HELPER[@]}" listen --accepted-file "$WORK/accepted-b" "$P_B"
 start webhook "${HELPER[@]}" webhook --port "$P_HOOK" --out "$WORK/webhook.jsonl"
+wait_listening listener-a "$WORK/accepted-a"
+wait_listening listener-b "$WORK/accepted-b"
 
 cp "$ROOT/config.yml" "$WORK/config.yml"
 start exporter "$WORK/synack_exporter" --web.listen-address="$EXP" \
@@ -314,6 +329,7 @@ SHARD_TARGETS=$(helper pick-shard-targets --shards 2 --per-shard 3 "${candidates
 	fatal "could not pick targets for both shards"
 IFS=, read -r -a shard_targets <<<"$SHARD_TARGETS"
 start listener-shards "${HELPER[@]}" listen --accepted-file "$WORK/accepted-shards" "${shard_targets[@]##*:}"
+wait_listening listener-shards "$WORK/accepted-shards"
 EXP0=$LO:$P_EXP0
 EXP1=$LO:$P_EXP1
 start exporter-0 "$WORK/synack_exporter" --web.listen-address="$EXP0" --config.file="$ROOT/config.yml"
