@@ -108,8 +108,10 @@ func (e *Exporter) MaxProbeTimeout() time.Duration {
 	return longest
 }
 
-// probe runs one check and records it: self-metrics, history, log.
-func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Module, timeout time.Duration) *probeRecord {
+// probe runs one check and records it: self-metrics, history, log. A
+// target that the module's target lists refuse is an error, with nothing
+// recorded.
+func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Module, timeout time.Duration) (*probeRecord, error) {
 	rec := &probeRecord{
 		ID:      e.lastID.Add(1),
 		Start:   time.Now(),
@@ -127,9 +129,13 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 
 	if e.acquire() {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
-		rec.Result = e.opts.Checker.Check(ctx, req.Target, module.ProbeOptions())
+		var err error
+		rec.Result, err = e.check(ctx, req.Target, module)
 		cancel()
 		e.release()
+		if err != nil {
+			return nil, err
+		}
 	} else {
 		e.metrics.rejected.WithLabelValues(reasonConcurrency).Inc()
 		rec.Result = prober.Result{Class: prober.ClassLocal, Errno: syscall.EAGAIN, Err: errConcurrency}
@@ -140,7 +146,7 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 
 	e.metrics.observe(rec)
 	e.history.add(rec)
-	return rec
+	return rec, nil
 }
 
 // acquire takes a slot for a probe without waiting: beyond the limit a

@@ -28,8 +28,9 @@ func (e *Exporter) routes() *http.ServeMux {
 }
 
 // serveProbe runs one check and answers with its metrics. A request that
-// cannot be probed is a 400 with a one-line reason; a target that does not
-// answer is a 200 with probe_success 0.
+// cannot be probed is a 400 with a one-line reason, a target the module
+// refuses a 403; a target that does not answer is a 200 with
+// probe_success 0.
 func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	req, err := parseProbeRequest(r.URL.Query(), r.Header)
 	if err != nil {
@@ -43,7 +44,11 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	timeout := probeTimeout(req.ScrapeTimeout, e.opts.TimeoutOffset, time.Duration(module.Timeout))
-	rec := e.probe(r.Context(), req, module, timeout)
+	rec, err := e.probe(r.Context(), req, module, timeout)
+	if err != nil {
+		e.refuse(w, req, err)
+		return
+	}
 	if req.Debug {
 		e.serveDebug(w, rec)
 		return

@@ -68,9 +68,10 @@ synack_exporter_probes_in_flight 1
 		t.Error("the probe holding the slot did not succeed")
 	}
 	if err := testutil.ScrapeAndCompare(s.URL+"/metrics", strings.NewReader(`
-# HELP synack_exporter_probes_rejected_total Probes refused before any packet was sent, by reason (concurrency: --probe.max-concurrency probes were already in flight).
+# HELP synack_exporter_probes_rejected_total Probes refused before any packet was sent, by reason (concurrency: --probe.max-concurrency probes were already in flight; target_denied: the module's allowed_targets or denied_targets refused the target).
 # TYPE synack_exporter_probes_rejected_total counter
 synack_exporter_probes_rejected_total{reason="concurrency"} 1
+synack_exporter_probes_rejected_total{reason="target_denied"} 0
 # HELP synack_exporter_probes_in_flight Probes running right now.
 # TYPE synack_exporter_probes_in_flight gauge
 synack_exporter_probes_in_flight 0
@@ -128,9 +129,10 @@ synack_exporter_probe_failures_total{class="unreachable",module="tcp_synack"} 0
 # HELP synack_exporter_probes_in_flight Probes running right now.
 # TYPE synack_exporter_probes_in_flight gauge
 synack_exporter_probes_in_flight 0
-# HELP synack_exporter_probes_rejected_total Probes refused before any packet was sent, by reason (concurrency: --probe.max-concurrency probes were already in flight).
+# HELP synack_exporter_probes_rejected_total Probes refused before any packet was sent, by reason (concurrency: --probe.max-concurrency probes were already in flight; target_denied: the module's allowed_targets or denied_targets refused the target).
 # TYPE synack_exporter_probes_rejected_total counter
 synack_exporter_probes_rejected_total{reason="concurrency"} 0
+synack_exporter_probes_rejected_total{reason="target_denied"} 0
 # HELP synack_exporter_probes_total Probes answered with metrics, by module, whatever their outcome.
 # TYPE synack_exporter_probes_total counter
 synack_exporter_probes_total{module="tcp_short"} 1

@@ -40,7 +40,7 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetr
 		}, []string{"module", "class"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "probes_rejected_total",
-			Help: "Probes refused before any packet was sent, by reason (concurrency: --probe.max-concurrency probes were already in flight).",
+			Help: "Probes refused before any packet was sent, by reason (concurrency: --probe.max-concurrency probes were already in flight; target_denied: the module's allowed_targets or denied_targets refused the target).",
 		}, []string{"reason"}),
 		ackLeaks: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "ack_leaks_total",
@@ -64,6 +64,7 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetr
 		Help: "Probes running right now.",
 	}, func() float64 { return float64(inFlight.Load()) })
 	m.rejected.WithLabelValues(reasonConcurrency)
+	m.rejected.WithLabelValues(reasonTargetDenied)
 	reg.MustRegister(
 		m.probes, m.failures, m.rejected, m.ackLeaks, m.moduleUnknown,
 		m.reloadOK, m.reloadTime, inFlightGauge,
