@@ -160,8 +160,8 @@ check "promtool check rules example/alerts.yml" \
 	"$PROMTOOL" check rules "$HERE/alerts.yml"
 check "promtool test rules example/alerts_test.yml" \
 	bash -c 'cd "$1" && "$2" test rules alerts_test.yml' _ "$HERE" "$PROMTOOL"
-check "grafana-dashboard.json is valid JSON" \
-	"$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d["panels"]), "panels")' "$HERE/grafana-dashboard.json"
+check "grafana-dashboard.json: ids, grid, data source and variables are consistent" \
+	helper dashboard-lint "$HERE/grafana-dashboard.json"
 
 # --- the exporter, two listeners, a webhook, Alertmanager, Prometheus -------------
 

@@ -289,6 +289,56 @@ def dashboard_exprs(dash):
         yield f"variable ${v['name']}", f"group by ({m.group(2)}) ({m.group(1)})", True
 
 
+def cmd_dashboard_lint(args):
+    """Static checks Grafana would otherwise only show on import: unique
+    panel ids, panels inside the 24-column grid and not overlapping, every
+    query on the dashboard's data source variable with a unique refId, and
+    no variable used that the dashboard does not define."""
+    with open(args.dashboard) as f:
+        dash = json.load(f)
+    errors = []
+    names = {v["name"] for v in dash.get("templating", {}).get("list", [])}
+    for want in ("datasource", "job", "module", "target"):
+        if want not in names:
+            errors.append(f"no template variable {want}")
+    builtin = {"__rate_interval", "__interval", "__range"}
+    ids = set()
+    cells = {}
+    for p in dash["panels"]:
+        where = f"panel {p.get('id')} {p.get('title')!r}"
+        if p.get("id") in ids:
+            errors.append(f"{where}: duplicate id")
+        ids.add(p.get("id"))
+        g = p.get("gridPos", {})
+        if not all(k in g for k in ("x", "y", "w", "h")) or g["x"] + g["w"] > 24:
+            errors.append(f"{where}: gridPos {g} is not inside the 24-column grid")
+            continue
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                if (x, y) in cells:
+                    errors.append(f"{where}: overlaps {cells[(x, y)]}")
+                    break
+                cells[(x, y)] = where
+            else:
+                continue
+            break
+        if p["type"] == "row":
+            continue
+        refs = [t.get("refId") for t in p.get("targets", [])]
+        if not refs or len(set(refs)) != len(refs):
+            errors.append(f"{where}: queries need unique refIds, got {refs}")
+        for t in [p] + p.get("targets", []):
+            if t.get("datasource", {}).get("uid") != "${datasource}":
+                errors.append(f"{where}: data source is not ${{datasource}}")
+        for t in p.get("targets", []):
+            for var in re.findall(r"\$\{?(\w+)", t.get("expr", "")):
+                if var not in names and var not in builtin:
+                    errors.append(f"{where}: unknown variable ${var}")
+    if errors:
+        die("; ".join(errors))
+    print(f"{len(dash['panels'])} panels, {len(names)} variables")
+
+
 def grafana_regex_escape(value):
     """Grafana's escaping of one value of a multi-value variable for the
     Prometheus data source: regex metacharacters get a backslash, written
@@ -496,6 +546,10 @@ def main():
     p.add_argument("--target", action="append", required=True)
     p.add_argument("--range", default="5m")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("dashboard-lint")
+    p.add_argument("dashboard")
+    p.set_defaults(func=cmd_dashboard_lint)
 
     p = sub.add_parser("pick-shard-targets")
     p.add_argument("--shards", type=int, required=True)
