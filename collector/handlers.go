@@ -5,11 +5,11 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/seed-5ff58b3a/synack_exporter/config"
 )
@@ -53,7 +53,27 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 		e.serveDebug(w, rec)
 		return
 	}
-	promhttp.HandlerFor(rec.registry(), promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	e.serveMetrics(w, rec)
+}
+
+// metricsBuffers recycles the buffers answers are written into; an answer
+// is about 2.5 kB.
+var metricsBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// serveMetrics answers with the probe's gauges in the text format, with
+// its length and without compression: gzip would cost more CPU than the
+// check for a 2.5 kB answer, and a client that asks for another format
+// still accepts this one (Prometheus always lists it).
+func (e *Exporter) serveMetrics(w http.ResponseWriter, rec *probeRecord) {
+	buf := metricsBuffers.Get().(*[]byte)
+	*buf = rec.appendMetrics((*buf)[:0])
+	h := w.Header()
+	h.Set("Content-Type", metricsContentType)
+	h.Set("Content-Length", strconv.Itoa(len(*buf)))
+	if _, err := w.Write(*buf); err != nil {
+		level.Debug(e.logger).Log("msg", "Error writing probe metrics", "id", rec.ID, "err", err)
+	}
+	metricsBuffers.Put(buf)
 }
 
 func (e *Exporter) badRequest(w http.ResponseWriter, err error) {
@@ -88,15 +108,8 @@ func (e *Exporter) serveDebug(w http.ResponseWriter, rec *probeRecord) {
 func (rec *probeRecord) writeDebug(w io.Writer) error {
 	fmt.Fprintf(w, "Logs for the probe:\n%s\n", rec.Log)
 	fmt.Fprintf(w, "Metrics that would have been returned:\n")
-	mfs, err := rec.registry().Gather()
-	if err != nil {
+	if _, err := w.Write(rec.appendMetrics(nil)); err != nil {
 		return err
-	}
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return err
-		}
 	}
 	module := &config.Config{Modules: map[string]config.Module{rec.Module: rec.Config}}
 	yaml, err := module.YAML()

@@ -3,88 +3,121 @@ package collector
 import (
 	"hash/fnv"
 	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
+// gauge is one per-probe gauge, with its HELP and TYPE lines rendered
+// once for every answer that carries it.
+type gauge struct {
+	name   string
+	header string // "# HELP ...\n# TYPE ... gauge\n"
+}
+
+func newGauge(name, help string) gauge {
+	// Text format 0.0.4 escapes backslash and newline in HELP.
+	help = strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(help)
+	return gauge{name: name, header: "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n"}
+}
+
 // The per-probe gauges. The first six keep blackbox_exporter's names and
 // meanings so that its dashboards work unchanged.
 var (
-	probeSuccessDesc = prometheus.NewDesc("probe_success",
-		"Whether the probe succeeded: 1 if the target answered the SYN with a SYN-ACK, else 0.", nil, nil)
-	probeDurationDesc = prometheus.NewDesc("probe_duration_seconds",
-		"How long the whole probe took, in seconds, name resolution included.", nil, nil)
-	probeTimeoutDesc = prometheus.NewDesc("probe_timeout_seconds",
-		"The time budget this probe had, in seconds: the scrape timeout minus the offset, capped by the module's timeout.", nil, nil)
-	probeDNSDesc = prometheus.NewDesc("probe_dns_lookup_time_seconds",
-		"Time spent resolving the target's host name, in seconds; 0 for IP address targets.", nil, nil)
-	probeIPProtocolDesc = prometheus.NewDesc("probe_ip_protocol",
-		"IP version of the address probed: 4 or 6; 0 when no address was resolved.", nil, nil)
-	probeIPAddrHashDesc = prometheus.NewDesc("probe_ip_addr_hash",
-		"FNV-32a hash of the IP address probed, to detect when the address changes; absent when no address was resolved.", nil, nil)
-	synackDesc = prometheus.NewDesc("probe_tcp_synack_seconds",
-		"Time from sending the SYN to seeing the SYN-ACK, in seconds, on the exporter's clock; present only when a SYN-ACK came.", nil, nil)
-	rttDesc = prometheus.NewDesc("probe_tcp_rtt_seconds",
-		"The kernel's round-trip time sample for the handshake (tcpi_rtt), in seconds; present only when a SYN-ACK came. Unreliable when SYNs were re-sent.", nil, nil)
-	synRetransmitsDesc = prometheus.NewDesc("probe_tcp_syn_retransmits",
-		"Number of SYNs re-sent before the target answered or the probe gave up.", nil, nil)
-	ackSentDesc = prometheus.NewDesc("probe_tcp_ack_sent",
-		"1 if an ACK left before the RST, so the target saw a completed connection; should always be 0.", nil, nil)
-	errnoDesc = prometheus.NewDesc("probe_tcp_errno",
-		"The error number (errno) behind a failed probe, 0 on success; ETIMEDOUT when the probe ran out of time.", nil, nil)
-	errorClassDesc = prometheus.NewDesc("probe_tcp_error_class",
-		"1 for the class of failure that happened (refused, timeout, unreachable, prohibited, resolve, local, other), 0 for the others; all 0 on success.",
-		[]string{"class"}, nil)
+	probeSuccessGauge = newGauge("probe_success",
+		"Whether the probe succeeded: 1 if the target answered the SYN with a SYN-ACK, else 0.")
+	probeDurationGauge = newGauge("probe_duration_seconds",
+		"How long the whole probe took, in seconds, name resolution included.")
+	probeTimeoutGauge = newGauge("probe_timeout_seconds",
+		"The time budget this probe had, in seconds: the scrape timeout minus the offset, capped by the module's timeout.")
+	probeDNSGauge = newGauge("probe_dns_lookup_time_seconds",
+		"Time spent resolving the target's host name, in seconds; 0 for IP address targets.")
+	probeIPProtocolGauge = newGauge("probe_ip_protocol",
+		"IP version of the address probed: 4 or 6; 0 when no address was resolved.")
+	probeIPAddrHashGauge = newGauge("probe_ip_addr_hash",
+		"FNV-32a hash of the IP address probed, to detect when the address changes; absent when no address was resolved.")
+	synackGauge = newGauge("probe_tcp_synack_seconds",
+		"Time from sending the SYN to seeing the SYN-ACK, in seconds, on the exporter's clock; present only when a SYN-ACK came.")
+	rttGauge = newGauge("probe_tcp_rtt_seconds",
+		"The kernel's round-trip time sample for the handshake (tcpi_rtt), in seconds; present only when a SYN-ACK came. Unreliable when SYNs were re-sent.")
+	synRetransmitsGauge = newGauge("probe_tcp_syn_retransmits",
+		"Number of SYNs re-sent before the target answered or the probe gave up.")
+	ackSentGauge = newGauge("probe_tcp_ack_sent",
+		"1 if an ACK left before the RST, so the target saw a completed connection; should always be 0.")
+	errnoGauge = newGauge("probe_tcp_errno",
+		"The error number (errno) behind a failed probe, 0 on success; ETIMEDOUT when the probe ran out of time.")
+	errorClassGauge = newGauge("probe_tcp_error_class",
+		"1 for the class of failure that happened (refused, timeout, unreachable, prohibited, resolve, local, other), 0 for the others; all 0 on success.")
 )
 
-// resultCollector exposes one finished probe. It builds constant metrics,
-// so a registry holding it answers with exactly this probe's values.
-type resultCollector struct{ rec *probeRecord }
-
-var _ prometheus.Collector = resultCollector{}
-
-func (resultCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{
-		probeSuccessDesc, probeDurationDesc, probeTimeoutDesc, probeDNSDesc,
-		probeIPProtocolDesc, probeIPAddrHashDesc, synackDesc, rttDesc,
-		synRetransmitsDesc, ackSentDesc, errnoDesc, errorClassDesc,
-	} {
-		ch <- d
+// errorClassSeries are the series of probe_tcp_error_class, in the order
+// of their label values, each rendered up to its value.
+var errorClassSeries = func() []classSeries {
+	classes := slices.SortedFunc(slices.Values(prober.FailureClasses), func(a, b prober.Class) int {
+		return strings.Compare(a.String(), b.String())
+	})
+	series := make([]classSeries, len(classes))
+	for i, c := range classes {
+		series[i] = classSeries{c, errorClassGauge.name + `{class="` + c.String() + `"} `}
 	}
+	return series
+}()
+
+type classSeries struct {
+	class  prober.Class
+	prefix string
 }
 
-func (c resultCollector) Collect(ch chan<- prometheus.Metric) {
-	r := c.rec.Result
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	gauge(probeSuccessDesc, boolFloat(r.Success()))
-	gauge(probeDurationDesc, c.rec.Duration.Seconds())
-	gauge(probeTimeoutDesc, c.rec.Timeout.Seconds())
-	gauge(probeDNSDesc, r.DNS.Seconds())
-	gauge(probeIPProtocolDesc, ipProtocol(r.Addr))
+// metricsContentType is what a registry behind promhttp answers a
+// Prometheus scrape with; the names here need no escaping.
+var metricsContentType = string(expfmt.NewFormat(expfmt.TypeTextPlain).WithEscapingScheme(model.UnderscoreEscaping))
+
+// appendMetrics appends the probe's answer in the text exposition format,
+// byte for byte what a registry holding these gauges would write: HELP,
+// TYPE, families sorted by name. Writing it directly spares each probe a
+// registry, its consistency checks and the generic encoder, which cost
+// several times the check itself (see collector/bench_test.go).
+func (rec *probeRecord) appendMetrics(b []byte) []byte {
+	r := rec.Result
+	b = appendSample(b, probeDNSGauge, r.DNS.Seconds())
+	b = appendSample(b, probeDurationGauge, rec.Duration.Seconds())
 	if r.Addr.IsValid() {
-		gauge(probeIPAddrHashDesc, ipAddrHash(r.Addr.Addr()))
+		b = appendSample(b, probeIPAddrHashGauge, ipAddrHash(r.Addr.Addr()))
+	}
+	b = appendSample(b, probeIPProtocolGauge, ipProtocol(r.Addr))
+	b = appendSample(b, probeSuccessGauge, boolFloat(r.Success()))
+	b = appendSample(b, ackSentGauge, boolFloat(r.ACKSent))
+	b = appendSample(b, errnoGauge, float64(r.Errno))
+	b = append(b, errorClassGauge.header...)
+	for _, s := range errorClassSeries {
+		b = appendValue(append(b, s.prefix...), boolFloat(r.Class == s.class))
 	}
 	if r.Success() {
-		gauge(synackDesc, r.SYNACK.Seconds())
-		gauge(rttDesc, r.RTT.Seconds())
+		b = appendSample(b, rttGauge, r.RTT.Seconds())
 	}
-	gauge(synRetransmitsDesc, float64(r.SYNRetransmits))
-	gauge(ackSentDesc, boolFloat(r.ACKSent))
-	gauge(errnoDesc, float64(r.Errno))
-	for _, class := range prober.FailureClasses {
-		gauge(errorClassDesc, boolFloat(r.Class == class), class.String())
+	b = appendSample(b, synRetransmitsGauge, float64(r.SYNRetransmits))
+	if r.Success() {
+		b = appendSample(b, synackGauge, r.SYNACK.Seconds())
 	}
+	return appendSample(b, probeTimeoutGauge, rec.Timeout.Seconds())
 }
 
-// registry returns a registry that serves this probe's metrics only.
-func (rec *probeRecord) registry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(resultCollector{rec})
-	return reg
+// appendSample appends a gauge's HELP, TYPE and only sample.
+func appendSample(b []byte, g gauge, v float64) []byte {
+	b = append(b, g.header...)
+	b = append(b, g.name...)
+	return appendValue(append(b, ' '), v)
+}
+
+// appendValue ends a sample line with v formatted as expfmt does: the
+// shortest 'g' form, which also gives "+Inf", "-Inf" and "NaN".
+func appendValue(b []byte, v float64) []byte {
+	return append(strconv.AppendFloat(b, v, 'g', -1, 64), '\n')
 }
 
 func ipProtocol(addr netip.AddrPort) float64 {
