@@ -32,7 +32,12 @@ func (e *Exporter) routes() *http.ServeMux {
 // refuses a 403; a target that does not answer is a 200 with
 // probe_success 0.
 func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
-	req, err := parseProbeRequest(r.URL.Query(), r.Header)
+	query, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		e.badRequest(w, err)
+		return
+	}
+	req, err := parseProbeRequest(query, r.Header)
 	if err != nil {
 		e.badRequest(w, err)
 		return

@@ -45,6 +45,9 @@ func parseProbeRequest(query url.Values, header http.Header) (probeRequest, erro
 	if req.Target == "" {
 		return req, errors.New("target parameter is missing")
 	}
+	if err := checkTargetLen(req.Target); err != nil {
+		return req, err
+	}
 	if _, _, err := prober.ParseTarget(req.Target); err != nil {
 		return req, err
 	}
@@ -99,7 +102,7 @@ func parseScrapeTimeout(values []string) (time.Duration, error) {
 	}
 	secs, err := strconv.ParseFloat(strings.TrimSpace(values[0]), 64)
 	if (err != nil && !errors.Is(err, strconv.ErrRange)) || math.IsNaN(secs) || secs <= 0 {
-		return 0, fmt.Errorf("%s header %q is not a positive number of seconds", scrapeTimeoutHeader, values[0])
+		return 0, fmt.Errorf("%s header %s is not a positive number of seconds", scrapeTimeoutHeader, quoteShort(values[0]))
 	}
 	if secs >= maxScrapeTimeout.Seconds() {
 		return maxScrapeTimeout, nil

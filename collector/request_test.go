@@ -3,6 +3,7 @@ package collector
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -110,9 +111,9 @@ func TestParseProbeRequest(t *testing.T) {
 }
 
 // FuzzProbeRequest feeds arbitrary queries and scrape timeout headers
-// through the parsing and the budget arithmetic: no panic, and an accepted
-// request always has a target ParseTarget accepts and a positive budget no
-// longer than the module's timeout.
+// through the parsing and the budget arithmetic: no panic, every reason is
+// one short line, and an accepted request always has a target ParseTarget
+// accepts and a positive budget no longer than the module's timeout.
 func FuzzProbeRequest(f *testing.F) {
 	for _, seed := range []struct{ query, header string }{
 		{"target=127.0.0.1:22", "10"},
@@ -123,12 +124,27 @@ func FuzzProbeRequest(f *testing.F) {
 		{"target=%3Cscript%3E:80&debug=1", "1e400"},
 		{"target=host:65536;module=x", "+Inf"},
 		{"%zz", "1e-400"},
+		// The hostile inputs of TestHostileRequests.
+		{"target=a%0D%0Ab:80", "0"},
+		{"target=127.0.0.1%00:22&module=tcp_synack%00", "-0"},
+		{"target=127.0.0.1%253A22", "0x1p-2"},
+		{"target=127.0.0.1%C0%AE:80", "1_0"},
+		{"target=b%C3%BCcher.test:80", " 10 "},
+		{"target=127.0.0.1:%EF%BC%98%EF%BC%90", "9999999999999999999999"},
+		{"target=127.0.0.1:80:80&target=x", "NaN"},
+		{"target=127.0.0.1:%2B80&debug=true&debug=false", "-Inf"},
+		{"target=127.0.0.1:080", "1e308"},
+		{"target=%5Bfe80::1%25lo%5D:22&foo=bar", "3"},
+		{"target=%5Bfe80::1%25..%2F..%5D:80", "3"},
+		{"target=127.0.0.1:22;module=tcp_short", "3"},
+		{"target=" + strings.Repeat("a", 300) + ":80", "3"},
 	} {
 		f.Add(seed.query, seed.header, int64(500*time.Millisecond), int64(5*time.Second))
 	}
 	f.Fuzz(func(t *testing.T, rawQuery, header string, offset, module int64) {
-		q, err := url.ParseQuery(rawQuery)
+		q, err := parseQuery(rawQuery)
 		if err != nil {
+			checkReason(t, err)
 			return
 		}
 		h := http.Header{}
@@ -137,6 +153,7 @@ func FuzzProbeRequest(f *testing.F) {
 		}
 		req, err := parseProbeRequest(q, h)
 		if err != nil {
+			checkReason(t, err)
 			return
 		}
 		if req.Target == "" || req.Module == "" || req.ScrapeTimeout <= 0 || req.ScrapeTimeout > maxScrapeTimeout {
@@ -147,6 +164,15 @@ func FuzzProbeRequest(f *testing.F) {
 			t.Fatalf("probeTimeout(%v, %v, %v) = %v", req.ScrapeTimeout, time.Duration(offset), time.Duration(module), budget)
 		}
 	})
+}
+
+// checkReason fails unless err makes a one-line reason of bounded size:
+// at worst every byte of the query quoted as \xNN.
+func checkReason(t *testing.T, err error) {
+	t.Helper()
+	if msg := err.Error(); strings.ContainsAny(msg, "\r\n") || len(msg) > 4*maxQueryLen+200 {
+		t.Fatalf("reason is not one short line: %q", msg)
+	}
 }
 
 func errText(err error) string {
