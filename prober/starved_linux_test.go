@@ -1,0 +1,55 @@
+package prober
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+)
+
+// stallLoop makes the loop sleep after every epoll_pwait, as if the process
+// got no CPU, for the duration of one test. Tests using it do not run in
+// parallel.
+func stallLoop(t *testing.T, d time.Duration) {
+	t.Helper()
+	testHookAfterWait = func() { time.Sleep(d) }
+	t.Cleanup(func() { testHookAfterWait = func() {} })
+}
+
+// TestStarvedLoopReportsTheACK is the engine's canary: when the loop is
+// held past the kernel's 200 ms delayed ACK, the ACK does leave, the
+// listener gets a connection, and the result says so. It proves that
+// ACKSent and the no-accept assertions elsewhere can fail.
+func TestStarvedLoopReportsTheACK(t *testing.T) {
+	stallLoop(t, 400*time.Millisecond)
+	c := newChecker(t)
+	ln := listen(t, "tcp4", "127.0.0.1:0")
+	target := ln.Addr().(*net.TCPAddr).AddrPort()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r := c.CheckAddr(ctx, target, DefaultOptions())
+	if r.Class != ClassOpen || !r.ACKSent {
+		t.Fatalf("got %v ack %v (%v), want open with the ACK sent", r.Class, r.ACKSent, r.Err)
+	}
+	ln.SetDeadline(time.Now().Add(time.Second))
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatalf("the leaked ACK should have completed a connection: %v", err)
+	}
+	conn.Close()
+}
+
+// TestAbandonedCheckReportsTheACK: a caller whose deadline passes while
+// the loop is stalled still learns that the ACK left.
+func TestAbandonedCheckReportsTheACK(t *testing.T) {
+	stallLoop(t, 600*time.Millisecond)
+	c := newChecker(t)
+	ln := listen(t, "tcp4", "127.0.0.1:0")
+	target := ln.Addr().(*net.TCPAddr).AddrPort()
+	ctx, cancel := context.WithTimeout(context.Background(), 350*time.Millisecond)
+	defer cancel()
+	r := c.CheckAddr(ctx, target, DefaultOptions())
+	if r.Class != ClassTimeout || !r.ACKSent {
+		t.Fatalf("got %v ack %v (%v), want timeout with the ACK sent", r.Class, r.ACKSent, r.Err)
+	}
+}
