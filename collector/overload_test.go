@@ -1,0 +1,126 @@
+package collector
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// silentTarget returns a loopback address whose SYNs the kernel drops, so
+// checks of it last until their deadline: a listener with a backlog of
+// one whose accept queue is already full (one connection never
+// accepted). Linux drops a SYN to a listener whose accept queue is full.
+func silentTarget(t *testing.T) netip.AddrPort {
+	t.Helper()
+	requireLinux(t)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
+	filler, err := net.Dial("tcp4", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { filler.Close() })
+	return addr
+}
+
+// TestOverload fills --probe.max-concurrency with real checks that hang
+// until their deadline, then sends more: each extra probe fails at once as
+// class local (EAGAIN) and is counted, and /metrics and /-/healthy answer
+// promptly the whole time.
+func TestOverload(t *testing.T) {
+	const limit, extra = 8, 64
+	const budget = 2 * time.Second
+	s := newTestServer(t, Options{MaxConcurrency: limit})
+	silent := silentTarget(t).String()
+	open := openPort(t, "tcp4", "127.0.0.1:0")
+
+	var hanging sync.WaitGroup
+	for range limit {
+		hanging.Go(func() {
+			_, _, body := s.get(t, "/probe?target="+silent, scrapeTimeoutHeader, fmt.Sprint(budget.Seconds()))
+			if err := compareMetrics(parseMetrics(t, body), expectedProbe(0, budget.Seconds(), 4, "127.0.0.1", syscall.ETIMEDOUT, "timeout"), stableProbeMetrics...); err != nil {
+				t.Errorf("probe holding a slot: %v", err)
+			}
+		})
+	}
+	deadline := time.Now().Add(budget / 2)
+	for s.inFlight.Load() < limit {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d probes in flight", s.inFlight.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	saturated := time.Now()
+	var rejected sync.WaitGroup
+	for range extra {
+		rejected.Go(func() {
+			start := time.Now()
+			status, _, body := s.get(t, "/probe?target="+open)
+			if took := time.Since(start); took > budget/4 {
+				t.Errorf("a probe beyond the limit took %v to fail", took)
+			}
+			if status != 200 {
+				t.Errorf("probe beyond the limit: %d %q", status, body)
+				return
+			}
+			if err := compareMetrics(parseMetrics(t, body), expectedProbe(0, 5, 0, "", syscall.EAGAIN, "local"), stableProbeMetrics...); err != nil {
+				t.Errorf("probe beyond the limit: %v", err)
+			}
+		})
+	}
+	for range 5 {
+		start := time.Now()
+		status, _, body := s.get(t, "/metrics")
+		if took := time.Since(start); status != 200 || took > budget/4 {
+			t.Errorf("/metrics while saturated: %d after %v", status, took)
+		}
+		if !strings.Contains(body, "synack_exporter_probes_in_flight 8\n") {
+			t.Errorf("/metrics while saturated does not show 8 probes in flight")
+		}
+		if status, _, _ := s.get(t, "/-/healthy"); status != 200 {
+			t.Errorf("/-/healthy while saturated: %d", status)
+		}
+	}
+	rejected.Wait()
+	if time.Since(saturated) > budget/2 {
+		t.Errorf("the extra probes and scrapes took %v, as long as a check", time.Since(saturated))
+	}
+	if got := testutil.ToFloat64(s.metrics.rejected.WithLabelValues(reasonConcurrency)); got != extra {
+		t.Errorf("probes_rejected_total{reason=concurrency} = %g, want %d", got, extra)
+	}
+	if got := testutil.ToFloat64(s.metrics.failures.WithLabelValues("tcp_synack", "local")); got != extra {
+		t.Errorf("probe_failures_total{class=local} = %g, want %d", got, extra)
+	}
+
+	hanging.Wait()
+	if n := s.inFlight.Load(); n != 0 {
+		t.Errorf("%d probes still in flight after the slow ones ended", n)
+	}
+	status, _, body := s.get(t, "/probe?target="+open)
+	if status != 200 || gaugeValue(t, parseMetrics(t, body), "probe_success") != 1 {
+		t.Errorf("probe after the overload: %d\n%s", status, body)
+	}
+}
