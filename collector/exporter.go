@@ -1,9 +1,9 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -120,12 +120,8 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 		Target:  req.Target,
 		Timeout: timeout,
 	}
-	var buf bytes.Buffer
-	logger := log.With(teeLogger{
-		log.With(log.NewLogfmtLogger(&buf), "ts", log.DefaultTimestampUTC),
-		e.logger,
-	}, "module", req.Module, "target", req.Target)
-	level.Debug(logger).Log("msg", "Beginning probe", "timeout", timeout)
+	logger := probeLogger(e.logger, rec)
+	logBegin(logger, rec)
 
 	if e.acquire() {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -142,7 +138,6 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 	}
 	rec.Duration = time.Since(rec.Start)
 	logResult(logger, rec)
-	rec.Log = buf.Bytes()
 
 	e.metrics.observe(rec)
 	e.history.add(rec)
@@ -162,6 +157,17 @@ func (e *Exporter) acquire() bool {
 
 func (e *Exporter) release() { e.inFlight.Add(-1) }
 
+// probeLogger adds a probe's module and target to logger's lines. The
+// level, added last, goes before them but after what logger itself adds
+// (the timestamp): LoggerFunc keeps log.With from merging the two.
+func probeLogger(logger log.Logger, rec *probeRecord) log.Logger {
+	return log.With(log.LoggerFunc(logger.Log), "module", rec.Module, "target", rec.Target)
+}
+
+func logBegin(logger log.Logger, rec *probeRecord) {
+	level.Debug(logger).Log("msg", "Beginning probe", "timeout", rec.Timeout)
+}
+
 func logResult(logger log.Logger, rec *probeRecord) {
 	r := rec.Result
 	if r.Success() {
@@ -178,16 +184,17 @@ func logResult(logger log.Logger, rec *probeRecord) {
 	}
 }
 
-// teeLogger writes each line to a probe's own buffer and to the process's
-// logger, whose level filter then decides whether to print it.
-type teeLogger struct{ probe, process log.Logger }
-
-func (t teeLogger) Log(keyvals ...any) error {
-	err := t.probe.Log(keyvals...)
-	if perr := t.process.Log(keyvals...); perr != nil {
-		return perr
+// writeLog writes the lines the probe logged, at every level, as logfmt,
+// stamped with the probe's start and end. Rendering them from the record
+// when someone asks, rather than formatting every probe's lines into a
+// buffer as it runs, keeps the cost off probes nobody looks at.
+func (rec *probeRecord) writeLog(w io.Writer) {
+	at := func(t time.Time) log.Logger {
+		stamp := log.TimestampFormat(func() time.Time { return t.UTC() }, time.RFC3339Nano)
+		return probeLogger(log.With(log.NewLogfmtLogger(w), "ts", stamp), rec)
 	}
-	return err
+	logBegin(at(rec.Start), rec)
+	logResult(at(rec.Start.Add(rec.Duration)), rec)
 }
 
 // ackLeaked reports a half-open check after which the target saw a

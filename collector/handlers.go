@@ -111,7 +111,9 @@ func (e *Exporter) serveDebug(w http.ResponseWriter, rec *probeRecord) {
 // writeDebug writes what ?debug=true shows: the probe's log lines, the
 // metrics it answered with and its module's configuration.
 func (rec *probeRecord) writeDebug(w io.Writer) error {
-	fmt.Fprintf(w, "Logs for the probe:\n%s\n", rec.Log)
+	io.WriteString(w, "Logs for the probe:\n")
+	rec.writeLog(w)
+	io.WriteString(w, "\n")
 	fmt.Fprintf(w, "Metrics that would have been returned:\n")
 	if _, err := w.Write(rec.appendMetrics(nil)); err != nil {
 		return err

@@ -21,7 +21,6 @@ type probeRecord struct {
 	Timeout  time.Duration
 	Duration time.Duration
 	Result   prober.Result
-	Log      []byte // the probe's log lines, logfmt
 }
 
 // history keeps the latest probes. Failures go to a ring of their own so
