@@ -87,10 +87,17 @@ func main() {
 		os.Exit(1) // Reload has logged the error
 	}
 
-	server := &http.Server{Handler: exporter, ReadHeaderTimeout: 10 * time.Second}
+	slogger := newSlogLogger(logger)
+	server := &http.Server{
+		Handler:           exporter,
+		ReadHeaderTimeout: 10 * time.Second,
+		// The server's own complaints, such as accept errors when out of
+		// file descriptors, in the same format as every other line.
+		ErrorLog: slog.NewLogLogger(slogger.Handler(), slog.LevelError),
+	}
 	served := make(chan error, 1)
 	go func() {
-		served <- web.ListenAndServe(server, webFlags, newSlogLogger(logger))
+		served <- web.ListenAndServe(server, webFlags, slogger)
 	}()
 
 	for {
