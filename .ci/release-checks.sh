@@ -199,13 +199,17 @@ http_get() {
 start_exporter() {
 	local try i
 	for try in 1 2 3 4 5 6 7 8 9 10; do
-		port=$((20000 + RANDOM % 20000))
+		port=$((20000 + RANDOM % 12000)) # below the ephemeral range
 		"$build_bin" --web.listen-address="127.0.0.1:$port" \
 			--config.file=config.yml >"$workdir/exporter.log" 2>&1 &
 		server_pid=$!
+		# Wait for our process to say it listens, so that another program
+		# that happens to hold the port is never mistaken for it.
 		for i in $(seq 50); do
 			kill -0 "$server_pid" 2>/dev/null || break
-			http_get "$port" /-/healthy >/dev/null 2>&1 && return
+			if grep -q "msg=\"Listening on\" address=127.0.0.1:$port\$" "$workdir/exporter.log"; then
+				http_get "$port" /-/healthy >/dev/null && return
+			fi
 			sleep 0.1
 		done
 		stop_exporter
@@ -306,6 +310,7 @@ check_dockerfile_port() {
 	echo "main.go :$main_port, --help :$help_port, EXPOSE $exposed"
 	[ "$help_port" = "$main_port" ] || fail "--help shows port $help_port, main.go $main_port"
 	[ "$exposed" = "$main_port" ] || fail "EXPOSE $exposed, but the default port is $main_port"
+	grep -q -- ":$main_port" README.md || fail "README.md never mentions the default port :$main_port"
 }
 
 check_tarball_files() {
@@ -342,7 +347,7 @@ if [ -x "$build_bin" ]; then
 	check "${binary_name}_build_info on /metrics reports version, revision, branch" check_build_info
 	check "config.yml (the image's config) passes --config.check" check_config_valid
 	check "Dockerfile: COPY sources exist, ENTRYPOINT/CMD use them, not root" check_dockerfile_copies
-	check "Dockerfile: EXPOSE is the default listen port" check_dockerfile_port
+	check "Dockerfile: EXPOSE is the default listen port (main.go, --help, README)" check_dockerfile_port
 else
 	echo "FAIL the checks of the built binary and the Dockerfile (no binary)"
 	failed=$((failed + 1))
