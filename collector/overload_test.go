@@ -48,9 +48,11 @@ func silentTarget(t *testing.T) netip.AddrPort {
 // TestOverload fills --probe.max-concurrency with real checks that hang
 // until their deadline, then sends more: each extra probe fails at once as
 // class local (EAGAIN) and is counted, and /metrics and /-/healthy answer
-// promptly the whole time.
+// promptly the whole time. "At once" is judged against the budget, which
+// keeps the test meaningful on a busy machine under -race: every extra
+// request has its answer while the slots are still held.
 func TestOverload(t *testing.T) {
-	const limit, extra = 8, 64
+	const limit, extra = 8, 32
 	const budget = 2 * time.Second
 	s := newTestServer(t, Options{MaxConcurrency: limit})
 	silent := silentTarget(t).String()
@@ -79,7 +81,7 @@ func TestOverload(t *testing.T) {
 		rejected.Go(func() {
 			start := time.Now()
 			status, _, body := s.get(t, "/probe?target="+open)
-			if took := time.Since(start); took > budget/4 {
+			if took := time.Since(start); took > budget/2 {
 				t.Errorf("a probe beyond the limit took %v to fail", took)
 			}
 			if status != 200 {
@@ -94,7 +96,7 @@ func TestOverload(t *testing.T) {
 	for range 5 {
 		start := time.Now()
 		status, _, body := s.get(t, "/metrics")
-		if took := time.Since(start); status != 200 || took > budget/4 {
+		if took := time.Since(start); status != 200 || took > budget/2 {
 			t.Errorf("/metrics while saturated: %d after %v", status, took)
 		}
 		if !strings.Contains(body, "synack_exporter_probes_in_flight 8\n") {
@@ -105,8 +107,9 @@ func TestOverload(t *testing.T) {
 		}
 	}
 	rejected.Wait()
-	if time.Since(saturated) > budget/2 {
-		t.Errorf("the extra probes and scrapes took %v, as long as a check", time.Since(saturated))
+	if n := s.inFlight.Load(); n != limit {
+		t.Errorf("%d probes in flight after the extra ones were answered, %v after saturation; want all %d slots still held",
+			n, time.Since(saturated), limit)
 	}
 	if got := testutil.ToFloat64(s.metrics.rejected.WithLabelValues(reasonConcurrency)); got != extra {
 		t.Errorf("probes_rejected_total{reason=concurrency} = %g, want %d", got, extra)
