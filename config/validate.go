@@ -40,7 +40,7 @@ func (m *Module) validate() error {
 	case m.SYNRetries < 0 || m.SYNRetries > maxSYNRetries:
 		return invalid("syn_retries", "%d is out of range 0-%d", m.SYNRetries, maxSYNRetries)
 	case m.Mark < 0 || m.Mark > maxMark:
-		return invalid("mark", "%d is out of range 0-%d", m.Mark, maxMark)
+		return invalid("mark", "%d is out of range 0-%d", m.Mark, int64(maxMark))
 	case len(m.Interface) > maxInterfaceLen:
 		return invalid("interface", "%s is longer than %d characters", quote(m.Interface), maxInterfaceLen)
 	case m.Interface != "" && !validInterfaceName(m.Interface):
