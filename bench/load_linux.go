@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/netns"
+)
+
+// scrapeAccept is the Accept header Prometheus sends with a scrape; with
+// Accept-Encoding: gzip and the timeout header it makes each request cost
+// an exporter what a real scrape costs.
+const scrapeAccept = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+
+// newClient returns an HTTP client whose connections are made inside ns.
+// A socket belongs to the namespace of the thread that created it, so
+// each dial runs under ns.Do; dialing bounds how many run at once, since
+// each holds an OS thread while it connects.
+func newClient(ns *netns.NS, maxConns int) *http.Client {
+	dialing := make(chan struct{}, 16)
+	var d net.Dialer
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		select {
+		case dialing <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-dialing }()
+		var c net.Conn
+		err := ns.Do(func() error {
+			var err error
+			c, err = d.DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}
+	return &http.Client{Transport: &http.Transport{
+		DialContext:         dial,
+		MaxIdleConns:        maxConns,
+		MaxIdleConnsPerHost: maxConns,
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true, // gzip is asked for and undone below
+	}}
+}
+
+// response is what one /probe request gave.
+type response struct {
+	start, end time.Time
+	status     int
+	body       []byte // uncompressed
+	err        error
+}
+
+func (r response) latency() time.Duration { return r.end.Sub(r.start) }
+
+// get makes one scrape-like request.
+func get(ctx context.Context, c *http.Client, url string, scrapeTimeout time.Duration) response {
+	r := response{start: time.Now()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	req.Header.Set("Accept", scrapeAccept)
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(scrapeTimeout.Seconds(), 'f', -1, 64))
+	resp, err := c.Do(req)
+	if err != nil {
+		r.end, r.err = time.Now(), err
+		return r
+	}
+	defer resp.Body.Close()
+	var body io.Reader = resp.Body
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		gz, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			r.end, r.err = time.Now(), err
+			return r
+		}
+		body = gz
+	}
+	r.body, r.err = io.ReadAll(body)
+	r.end, r.status = time.Now(), resp.StatusCode
+	return r
+}
+
+// metric returns the value of an unlabelled sample in a text exposition.
+func metric(body []byte, name string) (float64, bool) {
+	prefix := []byte(name + " ")
+	for line := range bytes.Lines(body) {
+		if rest, ok := bytes.CutPrefix(line, prefix); ok {
+			v, err := strconv.ParseFloat(string(bytes.TrimSpace(rest)), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// succeeded reports a 200 answer with probe_success 1.
+func (r response) succeeded() bool {
+	v, ok := metric(r.body, "probe_success")
+	return r.err == nil && r.status == http.StatusOK && ok && v == 1
+}
+
+// closedLoop keeps conc requests in flight until d has passed and
+// returns every latency and how many answers were not a success.
+func closedLoop(c *http.Client, url string, conc int, d time.Duration) (lat []time.Duration, failed int) {
+	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
+	defer cancel()
+	until := time.Now().Add(d)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			var mine []time.Duration
+			bad := 0
+			for time.Now().Before(until) {
+				r := get(ctx, c, url, 10*time.Second)
+				mine = append(mine, r.latency())
+				if !r.succeeded() {
+					bad++
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			failed += bad
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return lat, failed
+}
+
+// openLoop starts requests at rate per second for d, whatever the answers
+// take, and returns them all. url gives the URL of the i-th request.
+func openLoop(c *http.Client, url func(i int) string, rate int, d time.Duration, scrapeTimeout time.Duration) []response {
+	ctx, cancel := context.WithTimeout(context.Background(), d+scrapeTimeout+10*time.Second)
+	defer cancel()
+	n := int(float64(rate) * d.Seconds())
+	out := make([]response, n)
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		// A schedule, not a ticker: a late start is caught up at once,
+		// so the rate holds on average.
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		wg.Go(func() { out[i] = get(ctx, c, url(i), scrapeTimeout) })
+	}
+	wg.Wait()
+	return out
+}
+
+// percentile returns the q-quantile (0..1) of xs by the nearest-rank
+// method; xs is sorted in place.
+func percentile[T int64 | float64 | time.Duration](xs []T, q float64) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	i := int(q*float64(len(xs))+0.999999) - 1
+	return xs[min(max(i, 0), len(xs)-1)]
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+}

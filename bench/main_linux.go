@@ -1,0 +1,145 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	var (
+		synack      = flag.String("synack", "./synack_exporter", "synack_exporter binary")
+		blackbox    = flag.String("blackbox", "/usr/bin/prometheus-blackbox-exporter", "blackbox_exporter binary")
+		command     = flag.String("command", "", "how this run was started, for the report (default: the bench's own command line)")
+		scenarios   = flag.String("scenarios", "throughput,inflight,accuracy", "scenarios to run, comma-separated")
+		rounds      = flag.Int("rounds", 3, "throughput: rounds; each measures both exporters, in alternating order")
+		duration    = flag.Duration("duration", 10*time.Second, "throughput: length of each measured run")
+		warmup      = flag.Duration("warmup", 2*time.Second, "throughput: unmeasured load before each run")
+		concurrency = flag.Int("concurrency", 32, "throughput: requests in flight")
+		inflight    = flag.Int("inflight", 10000, "in-flight: probes at once against the silent target")
+		rate        = flag.Int("rate", 1000, "accuracy: exporter probes per second")
+		bareRate    = flag.Int("bare-rate", 200, "accuracy: bare-syscall probes per second, at the same time")
+		accDuration = flag.Duration("accuracy-duration", 10*time.Second, "accuracy: length of each run per delay")
+		engineChild = flag.Bool(engineChildFlag, false, "internal: be scenario 2's engine-only child; arguments: probes target budget")
+		bareChild   = flag.Bool(bareChildFlag, false, "internal: be scenario 3's bare-syscall child; arguments: target rate duration")
+	)
+	flag.Parse()
+	if *engineChild || *bareChild {
+		child := engineChildMain
+		if *bareChild {
+			child = bareChildMain
+		}
+		if err := child(flag.Args()); err != nil {
+			fmt.Fprintln(os.Stderr, "bench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		fatal(fmt.Errorf("needs root: network namespaces, nftables and TUN"))
+	}
+	dir, err := os.MkdirTemp("", "synack-bench-")
+	if err != nil {
+		fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	// Stop the exporters on ^C too; Pdeathsig covers a bench killed hard.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		stopAll()
+		os.RemoveAll(dir)
+		os.Exit(130)
+	}()
+
+	out := os.Stdout
+	if *command == "" {
+		*command = strings.Join(os.Args, " ")
+	}
+	fmt.Fprintf(out, "# synack_exporter vs blackbox_exporter\n\n%s\n", machine(*synack, *blackbox, *command))
+	for _, s := range strings.Split(*scenarios, ",") {
+		switch s {
+		case "throughput":
+			err = runThroughput(throughputOptions{
+				synack: *synack, blackbox: *blackbox, rounds: *rounds,
+				duration: *duration, warmup: *warmup, concurrency: *concurrency, dir: dir,
+			}, out)
+		case "inflight":
+			err = runInflight(inflightOptions{
+				synack: *synack, probes: *inflight, budget: 10 * time.Second,
+				scrape: 12 * time.Second, dir: dir,
+			}, out)
+		case "accuracy":
+			err = runAccuracy(accuracyOptions{
+				synack: *synack, rate: *rate, bareRate: *bareRate, duration: *accDuration,
+				delays: []time.Duration{time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond}, dir: dir,
+			}, out)
+		default:
+			err = fmt.Errorf("unknown scenario %q", s)
+		}
+		stopAll()
+		if err != nil {
+			fatal(fmt.Errorf("%s: %w", s, err))
+		}
+	}
+	fmt.Fprintf(out, "Load average at the end: %s.\n", loadAverage())
+}
+
+// machine describes where the figures come from.
+func machine(synack, blackbox, command string) string {
+	var u unix.Utsname
+	unix.Uname(&u)
+	return fmt.Sprintf("- machine: %d CPUs (%s), Linux %s, load average at the start: %s\n- Go: %s\n- synack_exporter: %s\n- blackbox_exporter: %s\n- command: %s\n",
+		runtime.NumCPU(), cpuModel(), unix.ByteSliceToString(u.Release[:]), loadAverage(), runtime.Version(),
+		firstLine(synack, "--version"), firstLine(blackbox, "--version"), command)
+}
+
+// loadAverage is the 1, 5 and 15 minute load: other work on the machine
+// is the main source of noise.
+func loadAverage() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown model"
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
+}
+
+func fatal(err error) {
+	stopAll()
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+// firstLine is the first line a command prints, or why it printed none.
+func firstLine(args ...string) string {
+	b, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return err.Error()
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return line
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/netns"
+)
+
+// targetPort is the loopback port of the listener both exporters probe.
+const targetPort = 9000
+
+// packetCounter counts, on the namespace's loopback input path, every TCP
+// packet to or from the target port: each packet on lo passes the input
+// hook exactly once.
+var packetCounter = fmt.Sprintf(`table inet synack_bench {
+	counter target { }
+	chain input {
+		type filter hook input priority 0; policy accept;
+		tcp dport %d counter name target
+		tcp sport %d counter name target
+	}
+}
+`, targetPort, targetPort)
+
+// throughputOptions are the knobs of scenario 1.
+type throughputOptions struct {
+	synack, blackbox string // binaries
+	rounds           int
+	duration, warmup time.Duration
+	concurrency      int
+	dir              string
+}
+
+// throughputRun is one measured run of one exporter.
+type throughputRun struct {
+	exporter        string
+	round           int
+	probes, failed  int
+	elapsed         time.Duration
+	cpu             time.Duration
+	p50, p99        time.Duration
+	peakRSSKB       int64
+	accepts, pkts   int64
+	reqPerSec       float64
+	cpuPer1k        float64 // CPU seconds per 1,000 probes
+	acceptsPerProbe float64
+	pktsPerProbe    float64
+}
+
+// acceptCounter is the target: it accepts and closes at once, counting.
+type acceptCounter struct {
+	ln       net.Listener
+	accepted atomic.Int64
+}
+
+func (a *acceptCounter) serve() {
+	for {
+		c, err := a.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // EMFILE and the like: keep serving
+		}
+		a.accepted.Add(1)
+		c.Close()
+	}
+}
+
+func runThroughput(o throughputOptions, out io.Writer) error {
+	ns, err := netns.Create("synack-bench-throughput")
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	// A wide port range: blackbox_exporter's connections leave TIME_WAIT
+	// sockets behind (the namespace's tcp_tw_reuse=2 reuses them on lo).
+	if err := ns.Run("sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65000"); err != nil {
+		return err
+	}
+	if err := ns.Nft(packetCounter); err != nil {
+		return err
+	}
+	var ln net.Listener
+	if err := ns.Do(func() (err error) {
+		ln, err = net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", targetPort))
+		return err
+	}); err != nil {
+		return err
+	}
+	defer ln.Close()
+	target := &acceptCounter{ln: ln}
+	go target.serve()
+
+	client := newClient(ns, 4*o.concurrency)
+	syn, err := synackSpec(o.synack, "127.0.0.1:9847").start(ns, client, o.dir)
+	if err != nil {
+		return err
+	}
+	defer syn.proc.stop(10 * time.Second)
+	bb, err := blackboxSpec(o.blackbox, "127.0.0.1:9115").start(ns, client, o.dir)
+	if err != nil {
+		return err
+	}
+	defer bb.proc.stop(10 * time.Second)
+
+	targetAddr := fmt.Sprintf("127.0.0.1:%d", targetPort)
+	sequences := make(map[string]string)
+	for _, e := range []*exporter{syn, bb} {
+		if sequences[e.name], err = wireSequence(ns, client, e, targetAddr); err != nil {
+			return err
+		}
+		logf("one probe of %s on the wire: %s", e.name, sequences[e.name])
+	}
+	var runs []throughputRun
+	for round := range o.rounds {
+		// ABBA order: drift over the run hits both exporters alike.
+		order := []*exporter{syn, bb}
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, e := range order {
+			r, err := measureThroughput(ns, client, e, targetAddr, target, o)
+			if err != nil {
+				return err
+			}
+			r.round = round + 1
+			logf("round %d %-17s %7.0f req/s  %.3f CPU s/1k  p50 %s p99 %s  peak RSS %d MB  %.2f accepts/probe  %.2f packets/probe  %d failed",
+				r.round, r.exporter, r.reqPerSec, r.cpuPer1k, fmtDur(r.p50), fmtDur(r.p99), r.peakRSSKB/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed)
+			runs = append(runs, r)
+		}
+	}
+	writeThroughput(out, o, runs, sequences)
+	return nil
+}
+
+func measureThroughput(ns *netns.NS, c *http.Client, e *exporter, target string, listener *acceptCounter, o throughputOptions) (throughputRun, error) {
+	url := e.probeURL("bench", target)
+	closedLoop(c, url, o.concurrency, o.warmup)
+	pid := e.proc.pid()
+	if err := resetPeakRSS(pid); err != nil {
+		return throughputRun{}, err
+	}
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return throughputRun{}, err
+	}
+	pkts0, err := readCounter(ns)
+	if err != nil {
+		return throughputRun{}, err
+	}
+	acc0 := listener.accepted.Load()
+	start := time.Now()
+	lat, failed := closedLoop(c, url, o.concurrency, o.duration)
+	elapsed := time.Since(start)
+	// Let the last connections' FIN exchange reach the counter.
+	time.Sleep(100 * time.Millisecond)
+	cpu1, err := cpuTime(pid)
+	if err != nil {
+		return throughputRun{}, err
+	}
+	pkts1, err := readCounter(ns)
+	if err != nil {
+		return throughputRun{}, err
+	}
+	hwm, err := statusKB(pid, "VmHWM")
+	if err != nil {
+		return throughputRun{}, err
+	}
+	if err := e.proc.alive(); err != nil {
+		return throughputRun{}, err
+	}
+	n := len(lat)
+	r := throughputRun{
+		exporter: e.name, probes: n, failed: failed, elapsed: elapsed,
+		cpu: cpu1 - cpu0, peakRSSKB: hwm,
+		accepts: listener.accepted.Load() - acc0, pkts: pkts1 - pkts0,
+	}
+	r.p50, r.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	r.reqPerSec = float64(n) / elapsed.Seconds()
+	r.cpuPer1k = r.cpu.Seconds() / float64(n) * 1000
+	r.acceptsPerProbe = float64(r.accepts) / float64(n)
+	r.pktsPerProbe = float64(r.pkts) / float64(n)
+	return r, nil
+}
+
+var counterPackets = regexp.MustCompile(`packets (\d+)`)
+
+// readCounter returns the target port's packet count so far.
+func readCounter(ns *netns.NS) (int64, error) {
+	s, err := ns.Output("nft", "list", "counter", "inet", "synack_bench", "target")
+	if err != nil {
+		return 0, err
+	}
+	m := counterPackets.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("no packet count in %q", s)
+	}
+	return strconv.ParseInt(m[1], 10, 64)
+}
+
+// wireSequence makes one probe and returns the TCP segments to and from
+// the target port that crossed lo, in order, each once.
+func wireSequence(ns *netns.NS, c *http.Client, e *exporter, target string) (string, error) {
+	wire, err := startCapture(ns, "lo")
+	if err != nil {
+		return "", err
+	}
+	defer wire.stop()
+	if r := get(context.Background(), c, e.probeURL("bench", target), 5*time.Second); !r.succeeded() {
+		return "", fmt.Errorf("%s: probe failed: %v %s", e.name, r.err, r.body)
+	}
+	time.Sleep(500 * time.Millisecond) // blackbox's close, the target's FIN, the last ACK
+	packets, err := wire.take()
+	if err != nil {
+		return "", err
+	}
+	var seq []string
+	for _, p := range packets {
+		if !p.outgoing || (p.src.Port() != targetPort && p.dst.Port() != targetPort) {
+			continue
+		}
+		side := "prober"
+		if p.src.Port() == targetPort {
+			side = "target"
+		}
+		seq = append(seq, side+" "+flagNames(p.flags))
+	}
+	return strings.Join(seq, ", "), nil
+}
