@@ -14,8 +14,8 @@ import (
 
 const mode = ModeHalfOpen
 
-// wakeToken marks the eventfd in epoll; check tokens start above it.
-const wakeToken = 0
+// Check tokens start at 1, so that a zeroed event never matches one.
+const firstToken = 1
 
 // maxEvents bounds one epoll_pwait batch; more ready sockets simply wait
 // for the next turn of the loop.
@@ -44,6 +44,9 @@ type epollEngine struct {
 	closed   bool
 	waking   bool
 	loopDone chan struct{}
+	// The sweeper: see sweep.
+	sweepDone, stopSweep chan struct{}
+	kick                 chan struct{}
 	// setupSlots bounds how many callers run socket()..connect() at once.
 	// Callers beyond it park on the channel instead of queueing as
 	// runnable goroutines, so when epoll_pwait returns, the loop finds a
@@ -68,16 +71,15 @@ func newEngine() (engine, error) {
 		epfd:       epfd,
 		wakefd:     wakefd,
 		checks:     make(map[uint64]*pending),
-		next:       wakeToken + 1,
+		next:       firstToken,
 		loopDone:   make(chan struct{}),
+		sweepDone:  make(chan struct{}),
+		stopSweep:  make(chan struct{}),
+		kick:       make(chan struct{}, 1),
 		setupSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
-	if err := e.ctl(unix.EPOLL_CTL_ADD, wakefd, unix.EPOLLIN, wakeToken); err != nil {
-		unix.Close(wakefd)
-		unix.Close(epfd)
-		return nil, err
-	}
 	go e.loop()
+	go e.sweep()
 	return e, nil
 }
 
@@ -183,6 +185,12 @@ func (e *epollEngine) register(p *pending) error {
 		delete(e.checks, p.token)
 		return err
 	}
+	if len(e.checks) == 1 {
+		select {
+		case e.kick <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -209,47 +217,112 @@ func (e *epollEngine) abandon(p *pending) (ackSent, ok bool) {
 	return ackSent, true
 }
 
+// loop waits for the epoll instance to have events without taking them:
+// ppoll on the epoll fd reports readiness and leaves the events in place,
+// so that whichever of the loop and the sweeper runs first takes them.
 func (e *epollEngine) loop() {
 	defer close(e.loopDone)
 	raiseLoopPriority()
-	events := make([]unix.EpollEvent, maxEvents)
-	ready := make([]*pending, 0, maxEvents)
-	kinds := make([]uint32, 0, maxEvents)
+	var d drainer
+	fds := []unix.PollFd{
+		{Fd: int32(e.epfd), Events: unix.POLLIN},
+		{Fd: int32(e.wakefd), Events: unix.POLLIN},
+	}
 	for {
-		n, err := unix.EpollWait(e.epfd, events, -1)
-		now := time.Now()
-		testHookAfterWait()
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			e.shutdown(os.NewSyscallError("epoll_pwait", err))
+		_, err := unix.Ppoll(fds, nil, nil)
+		testHookAfterPoll()
+		switch {
+		case err != nil && !errors.Is(err, unix.EINTR):
+			e.shutdown(os.NewSyscallError("ppoll", err))
 			return
-		}
-		ready, kinds = ready[:0], kinds[:0]
-		stop := false
-		e.mu.Lock()
-		for i := range events[:n] {
-			token := tokenOf(&events[i])
-			if token == wakeToken {
-				stop = true
-				continue
-			}
-			if p, ok := e.checks[token]; ok {
-				delete(e.checks, token)
-				ready = append(ready, p)
-				kinds = append(kinds, events[i].Events)
-			}
-		}
-		e.mu.Unlock()
-		for i, p := range ready {
-			p.done <- answered(p.fd, kinds[i], p.sent, now)
-		}
-		if stop {
+		case fds[1].Revents != 0:
 			e.shutdown(ErrClosed)
 			return
 		}
+		if err := e.drain(&d); err != nil {
+			e.shutdown(err)
+			return
+		}
 	}
+}
+
+// sweep is the loop's backstop against a starved scheduler. A goroutine
+// that returns from a blocking syscall and finds no free P waits at the
+// back of the global run queue; behind a burst of HTTP requests that can
+// take longer than the kernel's 200 ms delayed ACK. A goroutine woken by
+// a timer instead runs next on the P that fired it. So while checks are
+// pending, every sweepInterval the sweeper takes whatever events are
+// ready itself and sends the RSTs.
+func (e *epollEngine) sweep() {
+	defer close(e.sweepDone)
+	var d drainer
+	tick := time.NewTimer(sweepInterval)
+	defer tick.Stop()
+	for {
+		if e.idle() {
+			select {
+			case <-e.kick:
+			case <-e.stopSweep:
+				return
+			}
+		}
+		tick.Reset(sweepInterval)
+		select {
+		case <-tick.C:
+		case <-e.stopSweep:
+			return
+		}
+		// An error here is the loop's to act on: it sees the same fd.
+		_ = e.drain(&d)
+	}
+}
+
+// sweepInterval bounds how long a SYN-ACK waits for its RST when the loop
+// cannot run: well under the 200 ms delayed ACK, and rare enough to cost
+// nothing (it runs only while checks are pending).
+const sweepInterval = 10 * time.Millisecond
+
+func (e *epollEngine) idle() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.checks) == 0
+}
+
+// drainer holds one goroutine's buffers for drain.
+type drainer struct {
+	events [maxEvents]unix.EpollEvent
+	ready  []*pending
+	kinds  []uint32
+}
+
+// drain takes the ready events without waiting, and answers their checks.
+// The loop and the sweeper may drain at once: EPOLLONESHOT hands each
+// event to one of them, and the map hands each check to one owner.
+func (e *epollEngine) drain(d *drainer) error {
+	n, err := unix.EpollWait(e.epfd, d.events[:], 0)
+	now := time.Now()
+	testHookAfterWait()
+	if err != nil {
+		if errors.Is(err, unix.EINTR) {
+			return nil
+		}
+		return os.NewSyscallError("epoll_pwait", err)
+	}
+	d.ready, d.kinds = d.ready[:0], d.kinds[:0]
+	e.mu.Lock()
+	for i := range d.events[:n] {
+		token := tokenOf(&d.events[i])
+		if p, ok := e.checks[token]; ok {
+			delete(e.checks, token)
+			d.ready = append(d.ready, p)
+			d.kinds = append(d.kinds, d.events[i].Events)
+		}
+	}
+	e.mu.Unlock()
+	for i, p := range d.ready {
+		p.done <- answered(p.fd, d.kinds[i], p.sent, now)
+	}
+	return nil
 }
 
 // answered reads what the kernel knows about the handshake and closes fd,
@@ -288,8 +361,13 @@ func openResult(info *unix.TCPInfo, synack time.Duration) Result {
 	}
 }
 
-// testHookAfterWait lets tests stall the loop, as a starved process would.
-var testHookAfterWait = func() {}
+// Test hooks: testHookAfterWait stalls whoever takes events (loop or
+// sweeper), as a starved process would; testHookAfterPoll stalls only the
+// loop.
+var (
+	testHookAfterWait = func() {}
+	testHookAfterPoll = func() {}
+)
 
 // tcpEstablished is TCP_ESTABLISHED from the kernel's include/net/tcp_states.h.
 const tcpEstablished = 1
@@ -297,6 +375,8 @@ const tcpEstablished = 1
 // shutdown ends every check still waiting, closing its fd, and releases
 // the epoll and event fds. Only the loop calls it, once.
 func (e *epollEngine) shutdown(cause error) {
+	close(e.stopSweep)
+	<-e.sweepDone // it may be using epfd
 	e.mu.Lock()
 	e.closed = true
 	left := e.checks

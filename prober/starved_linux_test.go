@@ -53,3 +53,26 @@ func TestAbandonedCheckReportsTheACK(t *testing.T) {
 		t.Fatalf("got %v ack %v (%v), want timeout with the ACK sent", r.Class, r.ACKSent, r.Err)
 	}
 }
+
+// TestSweeperRescuesAStarvedLoop holds only the loop, as the Go scheduler
+// does when the loop returns from ppoll and finds no free P: the
+// timer-driven sweeper takes the event and sends the RST in time.
+func TestSweeperRescuesAStarvedLoop(t *testing.T) {
+	testHookAfterPoll = func() { time.Sleep(400 * time.Millisecond) }
+	t.Cleanup(func() { testHookAfterPoll = func() {} })
+	c := newChecker(t)
+	ln := listen(t, "tcp4", "127.0.0.1:0")
+	target := ln.Addr().(*net.TCPAddr).AddrPort()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for i := range 3 {
+		r := c.CheckAddr(ctx, target, DefaultOptions())
+		if r.Class != ClassOpen || r.ACKSent {
+			t.Fatalf("check %d: got %v ack %v (%v), want open without an ACK", i, r.Class, r.ACKSent, r.Err)
+		}
+		if r.SYNACK > 150*time.Millisecond {
+			t.Errorf("check %d: synack %v: the sweeper should have answered within a few sweeps", i, r.SYNACK)
+		}
+	}
+	assertNoAccept(t, ln)
+}
