@@ -152,15 +152,3 @@ modules:
 	}
 	checkRange(t, mfs, "probe_dns_lookup_time_seconds", 1e-9, gaugeValue(t, mfs, "probe_duration_seconds"))
 }
-
-// TestTargetPolicyFailsClosed: a Checker that cannot resolve on its own
-// cannot apply target lists, so a restricted module refuses every target.
-func TestTargetPolicyFailsClosed(t *testing.T) {
-	s := newTestServer(t, Options{Checker: checkerFunc(nil)})
-	s.reconfigure(t, "modules:\n  tcp_lan: {allowed_targets: [127.0.0.0/8]}\n")
-	status, _, body := s.get(t, "/probe?module=tcp_lan&target=127.0.0.1:22")
-	want := `target "127.0.0.1:22" refused by module "tcp_lan": ` + errNoPolicyChecker.Error() + "\n"
-	if status != 403 || body != want {
-		t.Errorf("got %d %q, want 403 %q", status, body, want)
-	}
-}

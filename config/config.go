@@ -89,7 +89,17 @@ func (m Module) ProbeOptions() prober.Options {
 		Mark:                uint32(m.Mark),
 		Interface:           m.Interface,
 		TOS:                 uint8(m.TOS),
+		Policy:              m.policy(),
 	}
+}
+
+// policy returns the module's target lists as the prober's Policy, or nil
+// when it has none, so unrestricted probes skip the calls.
+func (m Module) policy() prober.Policy {
+	if !m.RestrictsTargets() {
+		return nil
+	}
+	return &m
 }
 
 // Load parses and validates a configuration document. Every error is an

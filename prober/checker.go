@@ -63,6 +63,11 @@ func (c *Checker) Check(ctx context.Context, target string, opts Options) Result
 	if err != nil {
 		return Result{Class: ClassResolve, Errno: syscall.EINVAL, Err: err, Mode: mode}
 	}
+	if opts.Policy != nil {
+		if err := opts.Policy.PermitName(host, port); err != nil {
+			return denied(err)
+		}
+	}
 	start := time.Now()
 	ip, err := c.Resolve(ctx, host, opts)
 	dns := time.Since(start)
@@ -71,7 +76,17 @@ func (c *Checker) Check(ctx context.Context, target string, opts Options) Result
 		r.DNS = dns
 		return r
 	}
-	r := c.CheckAddr(ctx, netip.AddrPortFrom(ip, port), opts)
+	addr := netip.AddrPortFrom(ip, port)
+	var r Result
+	if opts.Policy != nil {
+		err = opts.Policy.PermitTarget(host, addr)
+	}
+	if err != nil {
+		r = denied(err)
+		r.Addr = addr
+	} else {
+		r = c.CheckAddr(ctx, addr, opts)
+	}
 	r.DNS = dns
 	return r
 }

@@ -33,6 +33,8 @@ type Options struct {
 	Interface string
 	// TOS sets IP_TOS or IPV6_TCLASS; 0 leaves it unset.
 	TOS uint8
+	// Policy, when set, may refuse a target before any packet is sent.
+	Policy Policy
 }
 
 // DefaultOptions returns blackbox_exporter's defaults: prefer IPv6, fall
