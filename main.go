@@ -137,8 +137,10 @@ func newLogger(format, lvl string) log.Logger {
 	if format == "json" {
 		logger = log.NewJSONLogger(w)
 	}
-	logger = level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
-	return log.With(logger, "ts", log.DefaultTimestampUTC)
+	// The timestamp goes inside the level filter, so that lines read
+	// "ts=… level=…" like exporter-toolkit's and the rest of Prometheus.
+	logger = log.With(logger, "ts", log.DefaultTimestampUTC)
+	return level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
 }
 
 // newSlogLogger hands exporter-toolkit, which logs with slog, the same

@@ -4,6 +4,8 @@ package prober
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -20,6 +22,11 @@ var _ engine = connectEngine{}
 func newEngine() (engine, error) { return connectEngine{}, nil }
 
 func (connectEngine) check(ctx context.Context, addr netip.AddrPort, opts Options) Result {
+	if err := linuxOnly(opts); err != nil {
+		r := failure(ClassLocal, err)
+		r.Addr = addr
+		return r
+	}
 	d := net.Dialer{}
 	if opts.SourceIPAddress.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: opts.SourceIPAddress.AsSlice(), Zone: opts.SourceIPAddress.Zone()}
@@ -43,3 +50,22 @@ func (connectEngine) check(ctx context.Context, addr netip.AddrPort, opts Option
 }
 
 func (connectEngine) close() error { return nil }
+
+// linuxOnly refuses options this fallback cannot apply: a probe that
+// silently ignored its mark or interface would measure another path.
+func linuxOnly(opts Options) error {
+	for _, o := range []struct {
+		name string
+		set  bool
+	}{
+		{"syn_retries", opts.SYNRetries != 0},
+		{"mark", opts.Mark != 0},
+		{"interface", opts.Interface != ""},
+		{"tos", opts.TOS != 0},
+	} {
+		if o.set {
+			return fmt.Errorf("%s is only supported on Linux: %w", o.name, errors.ErrUnsupported)
+		}
+	}
+	return nil
+}
