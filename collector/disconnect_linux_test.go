@@ -3,23 +3,13 @@ package collector
 import (
 	"context"
 	"net/http"
-	"os"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/seed-5ff58b3a/synack_exporter/internal/leakcheck"
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
-
-// openFDs counts this process's open file descriptors.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(entries)
-}
 
 // waitFor polls cond every millisecond until it holds or d passes.
 func waitFor(d time.Duration, cond func() bool) bool {
@@ -40,7 +30,7 @@ func TestClientDisconnectCancelsCheck(t *testing.T) {
 	s.get(t, "/probe?target="+closedPort(t)) // whatever opens lazily, opens now
 	transport := &http.Transport{}
 	client := &http.Client{Transport: transport}
-	baseline := openFDs(t)
+	baseline := leakcheck.OpenFDs(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/probe?target="+silent, nil)
@@ -57,7 +47,7 @@ func TestClientDisconnectCancelsCheck(t *testing.T) {
 	}
 	// The client's and the server's ends of the connection, and the
 	// check's socket.
-	if during := openFDs(t); during < baseline+3 {
+	if during := leakcheck.OpenFDs(t); during < baseline+3 {
 		t.Errorf("%d fds open during the probe, %d before: the check holds no socket?", during, baseline)
 	}
 	cancel()
@@ -77,7 +67,7 @@ func TestClientDisconnectCancelsCheck(t *testing.T) {
 		t.Errorf("the cancelled probe is recorded as %v/%d, want other/ECANCELED", r.Class, r.Errno)
 	}
 	transport.CloseIdleConnections()
-	if !waitFor(2*time.Second, func() bool { return openFDs(t) <= baseline }) {
-		t.Errorf("%d fds open after the probe was cancelled, %d before", openFDs(t), baseline)
+	if !waitFor(2*time.Second, func() bool { return leakcheck.OpenFDs(t) <= baseline }) {
+		t.Errorf("%d fds open after the probe was cancelled, %d before", leakcheck.OpenFDs(t), baseline)
 	}
 }

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -11,38 +10,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"golang.org/x/sys/unix"
+	"github.com/seed-5ff58b3a/synack_exporter/internal/loopback"
 )
 
-// silentTarget returns a loopback address whose SYNs the kernel drops, so
-// checks of it last until their deadline: a listener with a backlog of
-// one whose accept queue is already full (one connection never
-// accepted). Linux drops a SYN to a listener whose accept queue is full.
+// silentTarget returns a loopback address that never answers.
 func silentTarget(t *testing.T) netip.AddrPort {
 	t.Helper()
 	requireLinux(t)
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
-	filler, err := net.Dial("tcp4", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { filler.Close() })
-	return addr
+	return loopback.Silent(t)
 }
 
 // TestOverload fills --probe.max-concurrency with real checks that hang

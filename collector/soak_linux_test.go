@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/seed-5ff58b3a/synack_exporter/config"
+	"github.com/seed-5ff58b3a/synack_exporter/internal/leakcheck"
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
@@ -82,7 +83,7 @@ func TestSoak(t *testing.T) {
 	}
 	// Everything the server itself needs is open; measure from here.
 	runtime.GC()
-	baseFDs, baseGoroutines := openFDs(t), runtime.NumGoroutine()
+	baseFDs, baseGoroutines := leakcheck.OpenFDs(t), runtime.NumGoroutine()
 
 	transport := &http.Transport{MaxIdleConnsPerHost: workers}
 	client := &http.Client{Transport: transport, Timeout: 10 * budget}
@@ -125,7 +126,7 @@ func TestSoak(t *testing.T) {
 			case <-stopSampling:
 				return
 			case <-tick.C:
-				peakFDs = max(peakFDs, openFDs(t))
+				peakFDs = max(peakFDs, leakcheck.OpenFDs(t))
 				peakGoroutines = max(peakGoroutines, runtime.NumGoroutine())
 				peakInFlight = max(peakInFlight, int(s.inFlight.Load()))
 			}
@@ -158,7 +159,7 @@ func TestSoak(t *testing.T) {
 	transport.CloseIdleConnections()
 	var fds, goroutines int
 	settled := waitFor(10*time.Second, func() bool {
-		fds, goroutines = openFDs(t), runtime.NumGoroutine()
+		fds, goroutines = leakcheck.OpenFDs(t), runtime.NumGoroutine()
 		return fds <= baseFDs && goroutines <= baseGoroutines
 	})
 	leaks := testutil.ToFloat64(s.metrics.ackLeaks)

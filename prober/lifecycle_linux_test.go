@@ -7,45 +7,20 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/leakcheck"
+	"github.com/seed-5ff58b3a/synack_exporter/internal/loopback"
 )
-
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
-// waitBaseline polls until fds and goroutines are back to where they
-// were; both settle asynchronously after the last result is delivered.
-func waitBaseline(t *testing.T, fds, goroutines int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		f, g := openFDs(t), runtime.NumGoroutine()
-		if f <= fds && g <= goroutines {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not back to baseline: fds %d (was %d), goroutines %d (was %d)", f, fds, g, goroutines)
-		}
-		runtime.Gosched()
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
 
 func TestSilentTargetTimesOutOnDeadline(t *testing.T) {
 	c := newChecker(t)
-	target := silentListener(t)
+	target := loopback.Silent(t)
 	const budget = 150 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
@@ -62,14 +37,14 @@ func TestSilentTargetTimesOutOnDeadline(t *testing.T) {
 
 func TestCancelFreesFD(t *testing.T) {
 	c := newChecker(t)
-	target := silentListener(t)
-	fds := openFDs(t)
+	target := loopback.Silent(t)
+	fds := leakcheck.OpenFDs(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan Result)
 	go func() { done <- c.CheckAddr(ctx, target, DefaultOptions()) }()
 	// Wait until the check's socket exists, then cancel.
 	deadline := time.Now().Add(2 * time.Second)
-	for openFDs(t) == fds && time.Now().Before(deadline) {
+	for leakcheck.OpenFDs(t) == fds && time.Now().Before(deadline) {
 		runtime.Gosched()
 	}
 	cancel()
@@ -81,18 +56,18 @@ func TestCancelFreesFD(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("cancelled check did not return")
 	}
-	if got := openFDs(t); got != fds {
+	if got := leakcheck.OpenFDs(t); got != fds {
 		t.Errorf("fds after cancel: %d, want %d", got, fds)
 	}
 }
 
 func TestCloseEndsChecksInFlight(t *testing.T) {
-	fds, goroutines := openFDs(t), runtime.NumGoroutine()
+	fds, goroutines := leakcheck.OpenFDs(t), runtime.NumGoroutine()
 	c, err := NewChecker()
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := silentListener(t)
+	target := loopback.Silent(t)
 	fds += 2 // the silent listener and its filler connection
 	const n = 50
 	results := make(chan Result, n)
@@ -124,7 +99,7 @@ func TestCloseEndsChecksInFlight(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	waitBaseline(t, fds, goroutines)
+	leakcheck.WaitBaseline(t, fds, goroutines, 5*time.Second)
 }
 
 // TestConcurrentChecksKeepTheirOwnResults runs thousands of checks at once
@@ -144,9 +119,9 @@ func TestConcurrentChecksKeepTheirOwnResults(t *testing.T) {
 	}{
 		{ln.Addr().(*net.TCPAddr).AddrPort(), map[Class]bool{ClassOpen: true, ClassTimeout: true}},
 		{closedPort(t, "tcp4", "127.0.0.1:0"), map[Class]bool{ClassRefused: true, ClassTimeout: true}},
-		{silentListener(t), map[Class]bool{ClassTimeout: true}},
+		{loopback.Silent(t), map[Class]bool{ClassTimeout: true}},
 	}
-	fds, goroutines := openFDs(t), runtime.NumGoroutine()
+	fds, goroutines := leakcheck.OpenFDs(t), runtime.NumGoroutine()
 	const n = 5000
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -198,5 +173,5 @@ func TestConcurrentChecksKeepTheirOwnResults(t *testing.T) {
 	if counts[0][ClassOpen] == 0 || counts[1][ClassRefused] == 0 {
 		t.Errorf("the mix never answered: %v", counts)
 	}
-	waitBaseline(t, fds, goroutines)
+	leakcheck.WaitBaseline(t, fds, goroutines, 5*time.Second)
 }

@@ -1,4 +1,6 @@
-package prober
+// Package loopback makes loopback targets that behave in ways a test
+// needs, without privilege: here, one that never answers.
+package loopback
 
 import (
 	"net"
@@ -8,12 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// silentListener returns a loopback address whose SYNs the kernel drops:
-// a listener with a backlog of one whose accept queue is already full (one
-// real connection never accepted). Linux drops a SYN to a listener whose
-// accept queue is full, so checks to it time out. It needs no privilege,
-// which lets the concurrency tests run anywhere.
-func silentListener(t testing.TB) netip.AddrPort {
+// Silent returns a loopback address whose SYNs the kernel drops, so checks
+// of it last until their deadline: a listener with a backlog of one whose
+// accept queue is already full (one real connection, never accepted).
+// Linux drops a SYN to a listener whose accept queue is full. It needs no
+// root or namespace, so overload and concurrency tests run anywhere.
+func Silent(t testing.TB) netip.AddrPort {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
