@@ -160,7 +160,7 @@ func TestBinaryReloadsOnSIGHUP(t *testing.T) {
 
 	writeConfig(t, path, "modules: [\n")
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	p.waitLog(t, regexp.MustCompile(`level=error ts=\S+ msg="(Error loading config)"`))
+	p.waitLog(t, regexp.MustCompile(`ts=\S+ level=error msg="(Error loading config)"`))
 }
 
 func TestConfigCheck(t *testing.T) {
