@@ -36,8 +36,12 @@ type pending struct {
 // check that timed out closes its fd, and the next socket may get the same
 // number while an event for the old one is still in the loop's batch.
 type epollEngine struct {
-	epfd     int
-	wakefd   int
+	epfd   int
+	wakefd int
+	// fdsMu keeps epfd and wakefd open: callers hold it for reading
+	// around epoll_ctl and the wake-up write, shutdown for writing while
+	// it closes them. It is taken before mu.
+	fdsMu    sync.RWMutex
 	mu       sync.Mutex
 	checks   map[uint64]*pending
 	next     uint64
@@ -169,23 +173,32 @@ func familyOfFd(addr netip.AddrPort) int {
 	return unix.AF_INET
 }
 
-// register adds p to the loop. The epoll_ctl happens under the lock so
-// that close() cannot close the epoll fd between the check and the call.
-// EPOLLONESHOT: one event per socket is all a check needs.
+// register adds p to the loop. EPOLLONESHOT: one event per socket is all
+// a check needs. The epoll_ctl runs outside mu, which whoever takes events
+// needs after every wake-up: held across the syscall, mu made the loop
+// wait behind callers registering (pprof's mutex profile of
+// BenchmarkCheck). No event can name p.token before the epoll_ctl, and
+// fdsMu keeps shutdown from closing epfd, or taking the map, meanwhile.
 func (e *epollEngine) register(p *pending) error {
+	e.fdsMu.RLock()
+	defer e.fdsMu.RUnlock()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return ErrClosed
 	}
 	p.token = e.next
 	e.next++
 	e.checks[p.token] = p
+	first := len(e.checks) == 1
+	e.mu.Unlock()
 	if err := e.ctl(unix.EPOLL_CTL_ADD, p.fd, unix.EPOLLOUT|unix.EPOLLONESHOT, p.token); err != nil {
+		e.mu.Lock()
 		delete(e.checks, p.token)
+		e.mu.Unlock()
 		return err
 	}
-	if len(e.checks) == 1 {
+	if first {
 		select {
 		case e.kick <- struct{}{}:
 		default:
@@ -377,6 +390,7 @@ const tcpEstablished = 1
 func (e *epollEngine) shutdown(cause error) {
 	close(e.stopSweep)
 	<-e.sweepDone // it may be using epfd
+	e.fdsMu.Lock()
 	e.mu.Lock()
 	e.closed = true
 	left := e.checks
@@ -384,6 +398,7 @@ func (e *epollEngine) shutdown(cause error) {
 	unix.Close(e.epfd)
 	unix.Close(e.wakefd)
 	e.mu.Unlock()
+	e.fdsMu.Unlock()
 	for _, p := range left {
 		unix.Close(p.fd)
 		p.done <- failure(ClassLocal, cause)
@@ -391,9 +406,10 @@ func (e *epollEngine) shutdown(cause error) {
 }
 
 // close wakes the loop through the eventfd and waits until it has ended
-// every check. The write happens under the lock so it cannot reach a
-// wakefd that shutdown has already closed.
+// every check. The write happens under fdsMu so it cannot reach a wakefd
+// that shutdown has already closed.
 func (e *epollEngine) close() error {
+	e.fdsMu.RLock()
 	e.mu.Lock()
 	if !e.closed && !e.waking {
 		e.waking = true
@@ -401,10 +417,12 @@ func (e *epollEngine) close() error {
 		one[0] = 1 // any non-zero counter wakes the loop, whatever the byte order
 		if _, err := unix.Write(e.wakefd, one[:]); err != nil {
 			e.mu.Unlock()
+			e.fdsMu.RUnlock()
 			return os.NewSyscallError("write eventfd", err)
 		}
 	}
 	e.mu.Unlock()
+	e.fdsMu.RUnlock()
 	<-e.loopDone
 	return nil
 }
