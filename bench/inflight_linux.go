@@ -46,11 +46,15 @@ type inflightResult struct {
 	timeouts, others   int
 	httpErrors         int
 	maxOverBudget      time.Duration // probe_duration_seconds - probe_timeout_seconds, worst
-	maxLatency         time.Duration // as the client saw it
+	maxLatency         time.Duration // request written to answer read
 	p50Latency         time.Duration
 	cpu                time.Duration
 	firstNonTimeoutMsg string
 	engine             engineReport
+	// The exporter's own accounting (/metrics) once every probe was in
+	// flight.
+	plateauStack, plateauHeap uint64
+	plateauGoroutines         int
 }
 
 // fdHeadroom is what a process needs besides the probes' descriptors.
@@ -132,8 +136,14 @@ func runInflight(o inflightOptions, out io.Writer) error {
 			if n, err := fdCount(pid); err == nil {
 				r.peakFDs = max(r.peakFDs, n)
 			}
-			if n, ok := inFlight(client, syn); ok {
+			if m, ok := selfMetrics(client, syn); ok {
+				n := int(m["synack_exporter_probes_in_flight"])
 				r.maxInFlight = max(r.maxInFlight, n)
+				if n == httpProbes && r.plateauGoroutines == 0 {
+					r.plateauStack = uint64(m["go_memstats_stack_inuse_bytes"])
+					r.plateauHeap = uint64(m["go_memstats_heap_alloc_bytes"])
+					r.plateauGoroutines = int(m["go_goroutines"])
+				}
 			}
 			select {
 			case <-stop:
@@ -164,8 +174,8 @@ func runInflight(o inflightOptions, out io.Writer) error {
 
 	var lat []time.Duration
 	for _, resp := range responses {
-		lat = append(lat, resp.latency())
-		r.maxLatency = max(r.maxLatency, resp.latency())
+		lat = append(lat, resp.served())
+		r.maxLatency = max(r.maxLatency, resp.served())
 		if resp.err != nil || resp.status != http.StatusOK {
 			r.httpErrors++
 			if r.firstNonTimeoutMsg == "" {
@@ -217,13 +227,21 @@ func runInflight(o inflightOptions, out io.Writer) error {
 	return nil
 }
 
-// inFlight reads synack_exporter_probes_in_flight from /metrics.
-func inFlight(c *http.Client, e *exporter) (int, bool) {
+// selfMetrics reads the probes in flight and Go's memory accounting
+// from the exporter's /metrics.
+func selfMetrics(c *http.Client, e *exporter) (map[string]float64, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	resp := get(ctx, c, e.base+"/metrics", time.Second)
-	v, ok := metric(resp.body, "synack_exporter_probes_in_flight")
-	return int(v), ok
+	m := make(map[string]float64)
+	for _, name := range []string{"synack_exporter_probes_in_flight", "go_memstats_stack_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_goroutines"} {
+		v, ok := metric(resp.body, name)
+		if !ok {
+			return nil, false
+		}
+		m[name] = v
+	}
+	return m, true
 }
 
 // hasSeries reports whether the exposition has line as a whole line.

@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/seed-5ff58b3a/synack_exporter/internal/netns"
@@ -55,6 +57,7 @@ func newClient(ns *netns.NS, maxConns int) *http.Client {
 // response is what one /probe request gave.
 type response struct {
 	start, end time.Time
+	wrote      time.Time // the request was written: start plus any dialing
 	status     int
 	body       []byte // uncompressed
 	err        error
@@ -62,9 +65,28 @@ type response struct {
 
 func (r response) latency() time.Duration { return r.end.Sub(r.start) }
 
+// served is the time from the request written to the answer read: the
+// latency without the client's own dialing.
+func (r response) served() time.Duration {
+	if r.wrote.IsZero() {
+		return r.latency()
+	}
+	return r.end.Sub(r.wrote)
+}
+
 // get makes one scrape-like request.
-func get(ctx context.Context, c *http.Client, url string, scrapeTimeout time.Duration) response {
-	r := response{start: time.Now()}
+func get(ctx context.Context, c *http.Client, url string, scrapeTimeout time.Duration) (r response) {
+	r.start = time.Now()
+	// Written from the transport's own goroutine.
+	var wrote atomic.Int64
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(time.Now().UnixNano()) },
+	})
+	defer func() {
+		if ns := wrote.Load(); ns != 0 {
+			r.wrote = time.Unix(0, ns)
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		r.err = err

@@ -31,11 +31,11 @@ func writeThroughput(w io.Writer, o throughputOptions, runs []throughputRun, seq
 		fmt.Fprintf(w, "- %s: %s\n", name, sequences[name])
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| round | exporter | req/s | CPU s / 1k probes | p50 | p99 | peak RSS | accepts / probe | packets / probe | failed |")
-	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| round | exporter | req/s | CPU s / 1k probes | of it in the kernel | p50 | p99 | peak RSS | accepts / probe | packets / probe | failed |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range runs {
-		fmt.Fprintf(w, "| %d | %s | %.0f | %.3f | %s | %s | %.1f MB | %.3f | %.2f | %d |\n",
-			r.round, r.exporter, r.reqPerSec, r.cpuPer1k, fmtDur(r.p50), fmtDur(r.p99),
+		fmt.Fprintf(w, "| %d | %s | %.0f | %.3f | %.0f%% | %s | %s | %.1f MB | %.3f | %.2f | %d |\n",
+			r.round, r.exporter, r.reqPerSec, r.cpuPer1k, 100*r.sysShare, fmtDur(r.p50), fmtDur(r.p99),
 			float64(r.peakRSSKB)/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed)
 	}
 	by := func(name string, f func(throughputRun) float64) []float64 {
@@ -111,13 +111,20 @@ func writeInflight(w io.Writer, o inflightOptions, r inflightResult) {
 	row("other answers / HTTP errors", fmt.Sprintf("%d / %d", r.others, r.httpErrors), fmt.Sprint(e.Others), "0")
 	row("most probes in flight at once", fmt.Sprint(r.maxInFlight), fmt.Sprint(e.Probes), "")
 	row("worst overrun of the budget", fmtDur(r.maxOverBudget), fmtDur(e.MaxOverBudget), "within the scrape timeout")
-	row("client latency p50 / max", fmtDur(r.p50Latency)+" / "+fmtDur(r.maxLatency), "", fmt.Sprintf("< %v", o.scrape))
+	row("request written to answer read, p50 / max", fmtDur(r.p50Latency)+" / "+fmtDur(r.maxLatency), "", fmt.Sprintf("< %v (scrape timeout)", o.scrape))
 	row("peak RSS (VmHWM)", fmt.Sprintf("%.1f MB", float64(r.peakKB)/1024), fmt.Sprintf("%.1f MB", float64(e.PeakRSSKB)/1024), "< 100 MB")
 	row("open fds before / peak / after", fmt.Sprintf("%d / %d / %d", r.baseFDs, r.peakFDs, r.afterFDs),
 		fmt.Sprintf("%d / %d / %d", e.BaseFDs, e.PeakFDs, e.AfterFDs), "after = before")
 	row("CPU seconds, whole burst", fmt.Sprintf("%.2f", r.cpu.Seconds()), fmt.Sprintf("%.2f", e.CPU.Seconds()), "")
-	fmt.Fprintf(w, "\nThe exporter's idle RSS was %.1f MB; it took %v to send all requests. probes in flight is the highest synack_exporter_probes_in_flight seen on /metrics, sampled every 50 ms.\n",
+	fmt.Fprintf(w, "\nThe exporter's idle RSS was %.1f MB; it took %v to send all requests. Probes in flight is the highest synack_exporter_probes_in_flight seen on /metrics, sampled every 50 ms. ",
 		float64(r.baseRSSKB)/1024, r.rampUp.Round(time.Millisecond))
+	if r.plateauGoroutines > 0 {
+		fmt.Fprintf(w, "With all %d in flight, the exporter's /metrics said: %d goroutines, %.0f MB of goroutine stacks, %.0f MB of heap allocated (live and not yet collected), that is %.1f kB of stack and %.1f kB of heap a probe. ",
+			r.probes, r.plateauGoroutines, float64(r.plateauStack)/(1<<20), float64(r.plateauHeap)/(1<<20),
+			float64(r.plateauStack)/1024/float64(r.probes), float64(r.plateauHeap)/1024/float64(r.probes))
+	}
+	fmt.Fprintf(w, "The engine alone, halfway through: %.0f MB of stacks, %.0f MB of heap allocated.\n",
+		float64(e.StackInuse)/(1<<20), float64(e.HeapAlloc)/(1<<20))
 	for _, msg := range []string{r.firstNonTimeoutMsg, e.FirstOther} {
 		if msg != "" {
 			fmt.Fprintf(w, "\nFirst answer that was not a timeout:\n\n```\n%s\n```\n", msg)

@@ -49,6 +49,7 @@ type throughputRun struct {
 	probes, failed  int
 	elapsed         time.Duration
 	cpu             time.Duration
+	sysShare        float64 // of cpu, the part spent in the kernel
 	p50, p99        time.Duration
 	peakRSSKB       int64
 	accepts, pkts   int64
@@ -152,7 +153,7 @@ func measureThroughput(ns *netns.NS, c *http.Client, e *exporter, target string,
 	if err := resetPeakRSS(pid); err != nil {
 		return throughputRun{}, err
 	}
-	cpu0, err := cpuTime(pid)
+	user0, sys0, err := cpuTimes(pid)
 	if err != nil {
 		return throughputRun{}, err
 	}
@@ -166,7 +167,7 @@ func measureThroughput(ns *netns.NS, c *http.Client, e *exporter, target string,
 	elapsed := time.Since(start)
 	// Let the last connections' FIN exchange reach the counter.
 	time.Sleep(100 * time.Millisecond)
-	cpu1, err := cpuTime(pid)
+	user1, sys1, err := cpuTimes(pid)
 	if err != nil {
 		return throughputRun{}, err
 	}
@@ -184,12 +185,15 @@ func measureThroughput(ns *netns.NS, c *http.Client, e *exporter, target string,
 	n := len(lat)
 	r := throughputRun{
 		exporter: e.name, probes: n, failed: failed, elapsed: elapsed,
-		cpu: cpu1 - cpu0, peakRSSKB: hwm,
+		cpu: user1 + sys1 - user0 - sys0, peakRSSKB: hwm,
 		accepts: listener.accepted.Load() - acc0, pkts: pkts1 - pkts0,
 	}
 	r.p50, r.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
 	r.reqPerSec = float64(n) / elapsed.Seconds()
 	r.cpuPer1k = r.cpu.Seconds() / float64(n) * 1000
+	if r.cpu > 0 {
+		r.sysShare = float64(sys1-sys0) / float64(r.cpu)
+	}
 	r.acceptsPerProbe = float64(r.accepts) / float64(n)
 	r.pktsPerProbe = float64(r.pkts) / float64(n)
 	return r, nil
