@@ -22,7 +22,7 @@ func median(xs []float64) float64 {
 
 func writeThroughput(w io.Writer, o throughputOptions, runs []throughputRun, sequences map[string]string) {
 	fmt.Fprintf(w, "## Scenario 1: /probe throughput against a loopback listener\n\n")
-	fmt.Fprintf(w, "Both exporters and the target listener (which accepts and closes, counting) on the loopback of a namespace of their own; the same Go load generator keeps %d requests in flight with Prometheus's scrape headers (Accept, Accept-Encoding: gzip, the timeout). "+
+	fmt.Fprintf(w, "Both exporters and the target listener (which accepts and closes, counting) on the loopback of a namespace of their own; the same Go load generator keeps %d requests in flight, one keep-alive connection each, with Prometheus's scrape headers (Accept, Accept-Encoding: gzip, the timeout), and checks probe_success in every answer. "+
 		"%d rounds in ABBA order, each run %v after %v of warm-up. CPU is the exporter's utime+stime (/proc/PID/stat) over the run; peak RSS is VmHWM, reset before each run; packets are counted by an nftables counter on the namespace's lo input, to or from the target port.\n\n",
 		o.concurrency, o.rounds, o.duration, o.warmup)
 	fmt.Fprintln(w, "One probe on the wire (lo, each packet once):")
@@ -70,6 +70,7 @@ func writeThroughput(w io.Writer, o throughputOptions, runs []throughputRun, seq
 		{"p50 latency (ms)", func(r throughputRun) float64 { return ms(r.p50) }, "%.2f", ""},
 		{"p99 latency (ms)", func(r throughputRun) float64 { return ms(r.p99) }, "%.2f", "<= 1"},
 		{"peak RSS (MB)", func(r throughputRun) float64 { return float64(r.peakRSSKB) / 1024 }, "%.1f", ""},
+		{"bench process CPU s / 1,000 probes (generator, target)", func(r throughputRun) float64 { return r.generator.Seconds() / float64(r.probes) * 1000 }, "%.3f", ""},
 		{"accepts / probe", func(r throughputRun) float64 { return r.acceptsPerProbe }, "%.3f", "0 (blackbox 1)"},
 		{"packets / probe", func(r throughputRun) float64 { return r.pktsPerProbe }, "%.2f", "3 (blackbox ~6)"},
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -49,7 +51,8 @@ type throughputRun struct {
 	probes, failed  int
 	elapsed         time.Duration
 	cpu             time.Duration
-	sysShare        float64 // of cpu, the part spent in the kernel
+	sysShare        float64       // of cpu, the part spent in the kernel
+	generator       time.Duration // the bench process's CPU: load generator and target
 	p50, p99        time.Duration
 	peakRSSKB       int64
 	accepts, pkts   int64
@@ -104,7 +107,8 @@ func runThroughput(o throughputOptions, out io.Writer) error {
 	target := &acceptCounter{ln: ln}
 	go target.serve()
 
-	client := newClient(ns, 4*o.concurrency)
+	client := newClient(ns, 4)
+	dial := nsDialer(ns)
 	syn, err := synackSpec(o.synack, "127.0.0.1:9847").start(ns, client, o.dir)
 	if err != nil {
 		return err
@@ -132,7 +136,7 @@ func runThroughput(o throughputOptions, out io.Writer) error {
 			slices.Reverse(order)
 		}
 		for _, e := range order {
-			r, err := measureThroughput(ns, client, e, targetAddr, target, o)
+			r, err := measureThroughput(ns, dial, e, targetAddr, target, o)
 			if err != nil {
 				return err
 			}
@@ -146,9 +150,15 @@ func runThroughput(o throughputOptions, out io.Writer) error {
 	return nil
 }
 
-func measureThroughput(ns *netns.NS, c *http.Client, e *exporter, target string, listener *acceptCounter, o throughputOptions) (throughputRun, error) {
-	url := e.probeURL("bench", target)
-	closedLoop(c, url, o.concurrency, o.warmup)
+func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string) (net.Conn, error), e *exporter, target string, listener *acceptCounter, o throughputOptions) (throughputRun, error) {
+	u, err := url.Parse(e.probeURL("bench", target))
+	if err != nil {
+		return throughputRun{}, err
+	}
+	dial := func() (net.Conn, error) { return dialNS(context.Background(), "tcp", u.Host) }
+	if _, _, err := closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.warmup); err != nil {
+		return throughputRun{}, fmt.Errorf("%s: %w", e.name, err)
+	}
 	pid := e.proc.pid()
 	if err := resetPeakRSS(pid); err != nil {
 		return throughputRun{}, err
@@ -162,9 +172,14 @@ func measureThroughput(ns *netns.NS, c *http.Client, e *exporter, target string,
 		return throughputRun{}, err
 	}
 	acc0 := listener.accepted.Load()
+	gen0, _ := cpuTime(os.Getpid())
 	start := time.Now()
-	lat, failed := closedLoop(c, url, o.concurrency, o.duration)
+	lat, failed, err := closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.duration)
 	elapsed := time.Since(start)
+	gen1, _ := cpuTime(os.Getpid())
+	if err != nil {
+		return throughputRun{}, fmt.Errorf("%s: %w", e.name, err)
+	}
 	// Let the last connections' FIN exchange reach the counter.
 	time.Sleep(100 * time.Millisecond)
 	user1, sys1, err := cpuTimes(pid)
@@ -185,7 +200,7 @@ func measureThroughput(ns *netns.NS, c *http.Client, e *exporter, target string,
 	n := len(lat)
 	r := throughputRun{
 		exporter: e.name, probes: n, failed: failed, elapsed: elapsed,
-		cpu: user1 + sys1 - user0 - sys0, peakRSSKB: hwm,
+		cpu: user1 + sys1 - user0 - sys0, peakRSSKB: hwm, generator: gen1 - gen0,
 		accepts: listener.accepted.Load() - acc0, pkts: pkts1 - pkts0,
 	}
 	r.p50, r.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
