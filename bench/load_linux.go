@@ -13,6 +13,7 @@ import (
 	"net/http/httptrace"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,7 +146,7 @@ func (r response) succeeded() bool {
 // bytes on it: net/http's Transport hands every request between three
 // goroutines, and on 2 cores shared with the exporters that cost showed
 // in the req/s of the cheaper one.
-func closedLoop(dial func() (net.Conn, error), host, path string, conc int, d time.Duration) (lat []time.Duration, failed int, err error) {
+func closedLoop(dial func() (net.Conn, error), host, path string, conc int, d time.Duration) (lat []time.Duration, failed int, firstFailure string, err error) {
 	until := time.Now().Add(d)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -155,6 +156,7 @@ func closedLoop(dial func() (net.Conn, error), host, path string, conc int, d ti
 			defer w.close()
 			var mine []time.Duration
 			bad := 0
+			var first string
 			var werr error
 			for time.Now().Before(until) {
 				start := time.Now()
@@ -166,17 +168,37 @@ func closedLoop(dial func() (net.Conn, error), host, path string, conc int, d ti
 				}
 				if v, ok := metric(body, "probe_success"); !ok || v != 1 {
 					bad++
+					if first == "" {
+						first = failureSummary(body)
+					}
 				}
 			}
 			mu.Lock()
 			lat = append(lat, mine...)
 			failed += bad
+			firstFailure = cmp.Or(firstFailure, first)
 			err = cmp.Or(err, werr)
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	return lat, failed, err
+	return lat, failed, firstFailure, err
+}
+
+// failureSummary keeps the lines of a failed probe's answer that say why.
+func failureSummary(body []byte) string {
+	var keep []string
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "probe_tcp_errno ") || strings.HasPrefix(line, "probe_duration_seconds ") ||
+			strings.HasPrefix(line, "probe_tcp_error_class") && strings.HasSuffix(line, " 1") {
+			keep = append(keep, line)
+		}
+	}
+	if len(keep) == 0 {
+		return fmt.Sprintf("%.300q", body)
+	}
+	return strings.Join(keep, ", ")
 }
 
 // scrapeRequest is a GET with the headers of a Prometheus scrape.

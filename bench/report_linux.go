@@ -38,6 +38,11 @@ func writeThroughput(w io.Writer, o throughputOptions, runs []throughputRun, seq
 			r.round, r.exporter, r.reqPerSec, r.cpuPer1k, 100*r.sysShare, fmtDur(r.p50), fmtDur(r.p99),
 			float64(r.peakRSSKB)/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed)
 	}
+	for _, r := range runs {
+		if r.firstFailure != "" {
+			fmt.Fprintf(w, "\nRound %d, %s: %d of %d probes failed; the first: %s\n", r.round, r.exporter, r.failed, r.probes, r.firstFailure)
+		}
+	}
 	by := func(name string, f func(throughputRun) float64) []float64 {
 		var xs []float64
 		for _, r := range runs {

@@ -49,6 +49,7 @@ type throughputRun struct {
 	exporter        string
 	round           int
 	probes, failed  int
+	firstFailure    string
 	elapsed         time.Duration
 	cpu             time.Duration
 	sysShare        float64       // of cpu, the part spent in the kernel
@@ -143,6 +144,9 @@ func runThroughput(o throughputOptions, out io.Writer) error {
 			r.round = round + 1
 			logf("round %d %-17s %7.0f req/s  %.3f CPU s/1k  p50 %s p99 %s  peak RSS %d MB  %.2f accepts/probe  %.2f packets/probe  %d failed",
 				r.round, r.exporter, r.reqPerSec, r.cpuPer1k, fmtDur(r.p50), fmtDur(r.p99), r.peakRSSKB/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed)
+			if r.firstFailure != "" {
+				logf("round %d %s: first failed probe: %s", r.round, r.exporter, r.firstFailure)
+			}
 			runs = append(runs, r)
 		}
 	}
@@ -156,7 +160,7 @@ func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string
 		return throughputRun{}, err
 	}
 	dial := func() (net.Conn, error) { return dialNS(context.Background(), "tcp", u.Host) }
-	if _, _, err := closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.warmup); err != nil {
+	if _, _, _, err := closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.warmup); err != nil {
 		return throughputRun{}, fmt.Errorf("%s: %w", e.name, err)
 	}
 	pid := e.proc.pid()
@@ -174,7 +178,7 @@ func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string
 	acc0 := listener.accepted.Load()
 	gen0, _ := cpuTime(os.Getpid())
 	start := time.Now()
-	lat, failed, err := closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.duration)
+	lat, failed, firstFailure, err := closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.duration)
 	elapsed := time.Since(start)
 	gen1, _ := cpuTime(os.Getpid())
 	if err != nil {
@@ -199,7 +203,7 @@ func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string
 	}
 	n := len(lat)
 	r := throughputRun{
-		exporter: e.name, probes: n, failed: failed, elapsed: elapsed,
+		exporter: e.name, probes: n, failed: failed, firstFailure: firstFailure, elapsed: elapsed,
 		cpu: user1 + sys1 - user0 - sys0, peakRSSKB: hwm, generator: gen1 - gen0,
 		accepts: listener.accepted.Load() - acc0, pkts: pkts1 - pkts0,
 	}
