@@ -12,8 +12,17 @@ import (
 // parallel.
 func stallLoop(t *testing.T, d time.Duration) {
 	t.Helper()
+	throughLoop(t)
 	testHookAfterWait = func() { time.Sleep(d) }
 	t.Cleanup(func() { testHookAfterWait = func() {} })
+}
+
+// throughLoop sends every check of one test through the loop, even those
+// a loopback target answers while connect() runs.
+func throughLoop(t *testing.T) {
+	t.Helper()
+	answerEarly = func(int, time.Time) (Result, bool) { return Result{}, false }
+	t.Cleanup(func() { answerEarly = answeredEarly })
 }
 
 // TestStarvedLoopReportsTheACK is the engine's canary: when the loop is
@@ -58,6 +67,7 @@ func TestAbandonedCheckReportsTheACK(t *testing.T) {
 // does when the loop returns from ppoll and finds no free P: the
 // timer-driven sweeper takes the event and sends the RST in time.
 func TestSweeperRescuesAStarvedLoop(t *testing.T) {
+	throughLoop(t)
 	testHookAfterPoll = func() { time.Sleep(400 * time.Millisecond) }
 	t.Cleanup(func() { testHookAfterPoll = func() {} })
 	c := newChecker(t)
