@@ -150,3 +150,52 @@ func fdCount(pid int) (int, error) {
 	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	return len(entries), err
 }
+
+// machineTimes is what every CPU of the machine has done so far, from
+// /proc/stat: busy (user, nice, system, irq, softirq: the loopback's
+// softirq work, which the kernel may run outside the processes that
+// caused it, counts here and not in /proc/PID/stat), idle (with iowait),
+// and stolen by the hypervisor.
+type machineTimes struct{ busy, idle, steal time.Duration }
+
+func readMachineTimes() (machineTimes, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTimes{}, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineTimes{}, errors.New("malformed /proc/stat")
+	}
+	sum := func(fields ...int) (time.Duration, error) {
+		var ticks int64
+		for _, i := range fields {
+			v, err := strconv.ParseInt(f[i], 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			ticks += v
+		}
+		return time.Duration(ticks) * time.Second / clockTicks, nil
+	}
+	var m machineTimes
+	var errs [3]error
+	m.busy, errs[0] = sum(1, 2, 3, 6, 7) // user nice system irq softirq
+	m.idle, errs[1] = sum(4, 5)          // idle iowait
+	m.steal, errs[2] = sum(8)
+	return m, errors.Join(errs[:]...)
+}
+
+func (m machineTimes) sub(o machineTimes) machineTimes {
+	return machineTimes{m.busy - o.busy, m.idle - o.idle, m.steal - o.steal}
+}
+
+// share is part's share of the machine's time in m.
+func (m machineTimes) share(part time.Duration) float64 {
+	total := m.busy + m.idle + m.steal
+	if total <= 0 {
+		return 0
+	}
+	return float64(part) / float64(total)
+}

@@ -22,7 +22,7 @@ func median(xs []float64) float64 {
 
 func writeThroughput(w io.Writer, o throughputOptions, runs []throughputRun, sequences map[string]string) {
 	fmt.Fprintf(w, "## Scenario 1: /probe throughput against a loopback listener\n\n")
-	fmt.Fprintf(w, "Both exporters and the target listener (which accepts and closes, counting) on the loopback of a namespace of their own; the same Go load generator keeps %d requests in flight, one keep-alive connection each, with Prometheus's scrape headers (Accept, Accept-Encoding: gzip, the timeout), and checks probe_success in every answer. "+
+	fmt.Fprintf(w, "Both exporters and the target listener (which accepts and closes, counting) on the loopback of a namespace of their own; synack_exporter probes it at 127.0.0.1, blackbox_exporter at 127.0.0.2, so that the TIME_WAIT sockets blackbox_exporter's connections leave cannot meet synack_exporter's SYNs; the same Go load generator keeps %d requests in flight, one keep-alive connection each, with Prometheus's scrape headers (Accept, Accept-Encoding: gzip, the timeout), and checks probe_success in every answer. "+
 		"%d rounds in ABBA order, each run %v after %v of warm-up. CPU is the exporter's utime+stime (/proc/PID/stat) over the run; peak RSS is VmHWM, reset before each run; packets are counted by an nftables counter on the namespace's lo input, to or from the target port.\n\n",
 		o.concurrency, o.rounds, o.duration, o.warmup)
 	fmt.Fprintln(w, "One probe on the wire (lo, each packet once):")
@@ -31,12 +31,13 @@ func writeThroughput(w io.Writer, o throughputOptions, runs []throughputRun, seq
 		fmt.Fprintf(w, "- %s: %s\n", name, sequences[name])
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| round | exporter | req/s | CPU s / 1k probes | of it in the kernel | p50 | p99 | peak RSS | accepts / probe | packets / probe | failed |")
-	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| round | exporter | req/s | CPU s / 1k probes | of it in the kernel | p50 | p99 | peak RSS | accepts / probe | packets / probe | failed | machine idle / stolen |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range runs {
-		fmt.Fprintf(w, "| %d | %s | %.0f | %.3f | %.0f%% | %s | %s | %.1f MB | %.3f | %.2f | %d |\n",
+		fmt.Fprintf(w, "| %d | %s | %.0f | %.3f | %.0f%% | %s | %s | %.1f MB | %.3f | %.2f | %d | %.0f%% / %.0f%% |\n",
 			r.round, r.exporter, r.reqPerSec, r.cpuPer1k, 100*r.sysShare, fmtDur(r.p50), fmtDur(r.p99),
-			float64(r.peakRSSKB)/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed)
+			float64(r.peakRSSKB)/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed,
+			100*r.machine.share(r.machine.idle), 100*r.machine.share(r.machine.steal))
 	}
 	for _, r := range runs {
 		if r.firstFailure != "" {
@@ -76,6 +77,7 @@ func writeThroughput(w io.Writer, o throughputOptions, runs []throughputRun, seq
 		{"p99 latency (ms)", func(r throughputRun) float64 { return ms(r.p99) }, "%.2f", "<= 1"},
 		{"peak RSS (MB)", func(r throughputRun) float64 { return float64(r.peakRSSKB) / 1024 }, "%.1f", ""},
 		{"bench process CPU s / 1,000 probes (generator, target)", func(r throughputRun) float64 { return r.generator.Seconds() / float64(r.probes) * 1000 }, "%.3f", ""},
+		{"whole machine busy CPU s / 1,000 probes", func(r throughputRun) float64 { return r.machine.busy.Seconds() / float64(r.probes) * 1000 }, "%.3f", ""},
 		{"accepts / probe", func(r throughputRun) float64 { return r.acceptsPerProbe }, "%.3f", "0 (blackbox 1)"},
 		{"packets / probe", func(r throughputRun) float64 { return r.pktsPerProbe }, "%.2f", "3 (blackbox ~6)"},
 	}

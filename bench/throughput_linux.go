@@ -54,6 +54,7 @@ type throughputRun struct {
 	cpu             time.Duration
 	sysShare        float64       // of cpu, the part spent in the kernel
 	generator       time.Duration // the bench process's CPU: load generator and target
+	machine         machineTimes  // every CPU's time, whoever used it
 	p50, p99        time.Duration
 	peakRSSKB       int64
 	accepts, pkts   int64
@@ -99,7 +100,9 @@ func runThroughput(o throughputOptions, out io.Writer) error {
 	}
 	var ln net.Listener
 	if err := ns.Do(func() (err error) {
-		ln, err = net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", targetPort))
+		// Every address: each exporter probes the listener at its own
+		// loopback address (targetAddrs).
+		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", targetPort))
 		return err
 	}); err != nil {
 		return err
@@ -121,10 +124,17 @@ func runThroughput(o throughputOptions, out io.Writer) error {
 	}
 	defer bb.proc.stop(10 * time.Second)
 
-	targetAddr := fmt.Sprintf("127.0.0.1:%d", targetPort)
+	// One listener, two addresses: blackbox_exporter's connections leave
+	// TIME_WAIT sockets on the target's side, and a later half-open SYN
+	// from a port that one of them remembers is answered by it instead
+	// of the listener (1 probe in 40,000 came back refused).
+	targetAddrs := map[string]string{
+		syn.name: fmt.Sprintf("127.0.0.1:%d", targetPort),
+		bb.name:  fmt.Sprintf("127.0.0.2:%d", targetPort),
+	}
 	sequences := make(map[string]string)
 	for _, e := range []*exporter{syn, bb} {
-		if sequences[e.name], err = wireSequence(ns, client, e, targetAddr); err != nil {
+		if sequences[e.name], err = wireSequence(ns, client, e, targetAddrs[e.name]); err != nil {
 			return err
 		}
 		logf("one probe of %s on the wire: %s", e.name, sequences[e.name])
@@ -137,13 +147,14 @@ func runThroughput(o throughputOptions, out io.Writer) error {
 			slices.Reverse(order)
 		}
 		for _, e := range order {
-			r, err := measureThroughput(ns, dial, e, targetAddr, target, o)
+			r, err := measureThroughput(ns, dial, e, targetAddrs[e.name], target, o)
 			if err != nil {
 				return err
 			}
 			r.round = round + 1
-			logf("round %d %-17s %7.0f req/s  %.3f CPU s/1k  p50 %s p99 %s  peak RSS %d MB  %.2f accepts/probe  %.2f packets/probe  %d failed",
-				r.round, r.exporter, r.reqPerSec, r.cpuPer1k, fmtDur(r.p50), fmtDur(r.p99), r.peakRSSKB/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed)
+			logf("round %d %-17s %7.0f req/s  %.3f CPU s/1k  p50 %s p99 %s  peak RSS %d MB  %.2f accepts/probe  %.2f packets/probe  %d failed; machine idle %.0f%% stolen %.0f%%",
+				r.round, r.exporter, r.reqPerSec, r.cpuPer1k, fmtDur(r.p50), fmtDur(r.p99), r.peakRSSKB/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed,
+				100*r.machine.share(r.machine.idle), 100*r.machine.share(r.machine.steal))
 			if r.firstFailure != "" {
 				logf("round %d %s: first failed probe: %s", r.round, r.exporter, r.firstFailure)
 			}
@@ -177,10 +188,12 @@ func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string
 	}
 	acc0 := listener.accepted.Load()
 	gen0, _ := cpuTime(os.Getpid())
+	mach0, _ := readMachineTimes()
 	start := time.Now()
 	lat, failed, firstFailure, err := closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.duration)
 	elapsed := time.Since(start)
 	gen1, _ := cpuTime(os.Getpid())
+	mach1, _ := readMachineTimes()
 	if err != nil {
 		return throughputRun{}, fmt.Errorf("%s: %w", e.name, err)
 	}
@@ -204,7 +217,7 @@ func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string
 	n := len(lat)
 	r := throughputRun{
 		exporter: e.name, probes: n, failed: failed, firstFailure: firstFailure, elapsed: elapsed,
-		cpu: user1 + sys1 - user0 - sys0, peakRSSKB: hwm, generator: gen1 - gen0,
+		cpu: user1 + sys1 - user0 - sys0, peakRSSKB: hwm, generator: gen1 - gen0, machine: mach1.sub(mach0),
 		accepts: listener.accepted.Load() - acc0, pkts: pkts1 - pkts0,
 	}
 	r.p50, r.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
