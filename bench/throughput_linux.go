@@ -161,6 +161,16 @@ func runThroughput(o throughputOptions, out io.Writer) error {
 			runs = append(runs, r)
 		}
 	}
+	for _, r := range runs {
+		if r.failed > 0 {
+			// For whoever looks into the failures: the namespace's own
+			// TCP counters, since it was created.
+			if stats, err := ns.Output("nstat", "-az", "TcpExt*Drop*", "TcpExt*Overflow*", "TcpExtEmbryonicRsts", "TcpExtTCPAbort*", "TcpAttemptFails", "TcpEstabResets", "TcpOutRsts"); err == nil {
+				logf("probes failed; the namespace's TCP counters:\n%s", stats)
+			}
+			break
+		}
+	}
 	writeThroughput(out, o, runs, sequences)
 	return nil
 }
