@@ -50,6 +50,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	workDir = dir
 	defer os.RemoveAll(dir)
 	// Stop the exporters on ^C too; Pdeathsig covers a bench killed hard.
 	sig := make(chan os.Signal, 1)
@@ -57,7 +58,7 @@ func main() {
 	go func() {
 		<-sig
 		stopAll()
-		os.RemoveAll(dir)
+		os.RemoveAll(workDir)
 		os.Exit(130)
 	}()
 
@@ -128,8 +129,14 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 }
 
+// workDir holds the exporters' configuration files; fatal removes it.
+var workDir string
+
 func fatal(err error) {
 	stopAll()
+	if workDir != "" {
+		os.RemoveAll(workDir)
+	}
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
 }
