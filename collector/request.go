@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seed-5ff58b3a/synack_exporter/config"
+	"github.com/seed-5ff58b3a/synack_exporter/internal/quote"
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
@@ -44,9 +45,6 @@ func parseProbeRequest(query url.Values, header http.Header) (probeRequest, erro
 	}
 	if req.Target == "" {
 		return req, errors.New("target parameter is missing")
-	}
-	if err := checkTargetLen(req.Target); err != nil {
-		return req, err
 	}
 	if _, _, err := prober.ParseTarget(req.Target); err != nil {
 		return req, err
@@ -102,7 +100,7 @@ func parseScrapeTimeout(values []string) (time.Duration, error) {
 	}
 	secs, err := strconv.ParseFloat(strings.TrimSpace(values[0]), 64)
 	if (err != nil && !errors.Is(err, strconv.ErrRange)) || math.IsNaN(secs) || secs <= 0 {
-		return 0, fmt.Errorf("%s header %s is not a positive number of seconds", scrapeTimeoutHeader, quoteShort(values[0]))
+		return 0, fmt.Errorf("%s header %s is not a positive number of seconds", scrapeTimeoutHeader, quote.Short(values[0]))
 	}
 	if secs >= maxScrapeTimeout.Seconds() {
 		return maxScrapeTimeout, nil

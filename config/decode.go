@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/quote"
 )
 
 // Config and Module walk their YAML nodes themselves instead of leaving
@@ -184,7 +186,7 @@ func (d *moduleDecoder) mapping(n *yaml.Node, merged bool) error {
 		}
 		idx, ok := moduleFields[k.Value]
 		if !ok {
-			return errorAt(k, "unknown field %s", quote(k.Value))
+			return errorAt(k, "unknown field %s", quote.Short(k.Value))
 		}
 		if first, set := d.lines[k.Value]; set {
 			if merged {
@@ -277,7 +279,7 @@ func typeName(t reflect.Type) string {
 // describeKey names a mapping key for an "unknown field" message.
 func describeKey(k *yaml.Node) string {
 	if k.Kind == yaml.ScalarNode {
-		return quote(k.Value)
+		return quote.Short(k.Value)
 	}
 	return describe(k)
 }

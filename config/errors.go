@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/quote"
 )
 
 // Error is one problem found in a configuration document. Load reports
@@ -79,10 +81,6 @@ func oneLine(s string) string {
 	return strings.Join(lines, "; ")
 }
 
-// maxShown bounds how much of a user's value an error message repeats, so
-// that a pasted blob does not become a kilobyte-long log line.
-const maxShown = 64
-
 // describe names a node's value for an error message: strings quoted (and
 // shortened), other scalars as written, collections by their kind.
 func describe(n *yaml.Node) string {
@@ -103,12 +101,12 @@ func describe(n *yaml.Node) string {
 			return n.Value
 		}
 	}
-	return quote(n.Value)
+	return quote.Short(n.Value)
 }
 
 // isPlainToken reports whether s is short printable ASCII without spaces.
 func isPlainToken(s string) bool {
-	if s == "" || len(s) > maxShown {
+	if s == "" || len(s) > quote.MaxShown {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -118,18 +116,3 @@ func isPlainToken(s string) bool {
 	}
 	return true
 }
-
-// quote quotes s for an error message, shortened to maxShown bytes.
-func quote(s string) string {
-	if len(s) <= maxShown {
-		return fmt.Sprintf("%q", s)
-	}
-	// Cut at a rune boundary so the quoted text stays valid UTF-8.
-	cut := maxShown
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%q...", s[:cut])
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/quote"
 )
 
 // TargetDeniedError says why a module refuses a target. Its message is
@@ -22,7 +24,7 @@ func (e *TargetDeniedError) Error() string {
 	if e.Entry == "" {
 		return e.Subject + " matches no allowed_targets entry"
 	}
-	return fmt.Sprintf("%s matches denied_targets entry %s", e.Subject, quote(e.Entry))
+	return fmt.Sprintf("%s matches denied_targets entry %s", e.Subject, quote.Short(e.Entry))
 }
 
 // RestrictsTargets reports whether the module limits the targets it

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/quote"
 )
 
 // TargetPattern is one entry of a module's allowed_targets or
@@ -127,7 +129,7 @@ func parsePortRange(s string) (lo, hi uint16, err error) {
 }
 
 func parsePatternPort(s string) (uint16, error) {
-	shown := quote(s)
+	shown := quote.Short(s)
 	if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r < '0' || r > '9' }) {
 		return 0, fmt.Errorf("port %s is not a decimal number", shown)
 	}
@@ -156,7 +158,7 @@ func parseAddr(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	switch {
 	case err != nil:
-		return a, fmt.Errorf("%s is not an IP address", quote(s))
+		return a, fmt.Errorf("%s is not an IP address", quote.Short(s))
 	case a.Zone() != "":
 		// Targets are matched without their zone: a zone would suggest
 		// a distinction the check does not make.
@@ -181,7 +183,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	case err != nil:
 		return p, err
 	case perr != nil:
-		return p, fmt.Errorf("prefix length %s is not 0-%d", quote(bits), a.BitLen())
+		return p, fmt.Errorf("prefix length %s is not 0-%d", quote.Short(bits), a.BitLen())
 	case p != p.Masked():
 		// 10.0.0.1/8 is usually a typo for 10.0.0.1/32 or 10.0.0.0/8;
 		// guessing could open far more than was meant.
@@ -289,7 +291,7 @@ func decodeTargetPatterns(n *yaml.Node, list *TargetPatterns, field string) erro
 			key := p
 			key.text = ""
 			if line, dup := first[key]; dup {
-				err = errorAt(item, "%s is listed twice (first on line %d)", quote(item.Value), line)
+				err = errorAt(item, "%s is listed twice (first on line %d)", quote.Short(item.Value), line)
 			}
 			first[key] = item.Line
 		}
@@ -311,7 +313,7 @@ func decodeTargetPattern(n *yaml.Node) (TargetPattern, *Error) {
 	}
 	p, err := ParseTargetPattern(n.Value)
 	if err != nil {
-		e := errorAt(n, "%s: %v", quote(n.Value), err)
+		e := errorAt(n, "%s: %v", quote.Short(n.Value), err)
 		e.Err = err
 		return p, e
 	}

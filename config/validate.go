@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/seed-5ff58b3a/synack_exporter/internal/quote"
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
@@ -31,7 +32,7 @@ func (m *Module) validate() error {
 	case m.Timeout <= 0:
 		return invalid("timeout", "%s must be greater than zero", m.Timeout)
 	case m.PreferredIPProtocol != string(prober.IP4) && m.PreferredIPProtocol != string(prober.IP6):
-		return invalid("preferred_ip_protocol", "%s must be ip4 or ip6", quote(m.PreferredIPProtocol))
+		return invalid("preferred_ip_protocol", "%s must be ip4 or ip6", quote.Short(m.PreferredIPProtocol))
 	}
 	if err := m.validateSource(); err != nil {
 		return err
@@ -42,9 +43,9 @@ func (m *Module) validate() error {
 	case m.Mark < 0 || m.Mark > maxMark:
 		return invalid("mark", "%d is out of range 0-%d", m.Mark, int64(maxMark))
 	case len(m.Interface) > maxInterfaceLen:
-		return invalid("interface", "%s is longer than %d characters", quote(m.Interface), maxInterfaceLen)
+		return invalid("interface", "%s is longer than %d characters", quote.Short(m.Interface), maxInterfaceLen)
 	case m.Interface != "" && !validInterfaceName(m.Interface):
-		return invalid("interface", "%s is not a valid interface name", quote(m.Interface))
+		return invalid("interface", "%s is not a valid interface name", quote.Short(m.Interface))
 	case m.TOS < 0 || m.TOS > maxTOS:
 		return invalid("tos", "%d is out of range 0-%d", m.TOS, maxTOS)
 	}
@@ -58,7 +59,7 @@ func (m *Module) validateSource() error {
 		return nil
 	}
 	const field = "source_ip_address"
-	shown := quote(m.SourceIPAddress)
+	shown := quote.Short(m.SourceIPAddress)
 	a, err := netip.ParseAddr(m.SourceIPAddress)
 	switch {
 	case err != nil:

@@ -27,7 +27,6 @@ type pending struct {
 	token uint64
 	fd    int
 	sent  time.Time
-	addr  netip.AddrPort
 	done  chan Result // buffered: the loop never blocks on a caller
 }
 
@@ -131,14 +130,11 @@ func (e *epollEngine) connect(addr netip.AddrPort, opts Options) (p *pending, r 
 		unix.Close(fd)
 		return nil, failure(ClassLocal, err), false
 	}
-	p = &pending{fd: fd, addr: addr}
+	p = &pending{fd: fd}
 	p.sent = time.Now()
 	err = unix.Connect(fd, sa)
 	switch {
-	case err == nil:
-		// Loopback can finish the handshake inside connect().
-		return nil, answered(fd, unix.EPOLLOUT, p.sent, time.Now()), false
-	case errors.Is(err, unix.EINPROGRESS):
+	case err == nil || errors.Is(err, unix.EINPROGRESS):
 		if r, ok := answerEarly(fd, p.sent); ok {
 			return nil, r, false
 		}
@@ -366,7 +362,8 @@ func answered(fd int, events uint32, sent, now time.Time) Result {
 
 // answeredEarly finishes a check whose answer came while connect() ran,
 // as a target on this host (loopback, a local container) answers: the
-// kernel handles the SYN-ACK or RST before connect() returns EINPROGRESS.
+// kernel handles the SYN-ACK or RST before connect() returns (EINPROGRESS,
+// or even success).
 // One getsockopt then spares the check the loop's wake-up and the
 // hand-off back, two thread switches that cost more than the check; a
 // remote target is still in SYN_SENT and goes to the loop as before.

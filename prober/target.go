@@ -13,10 +13,18 @@ import (
 // characters; an IPv6 literal with a zone fits well within that too.
 const maxHostLen = 253
 
+// maxTargetLen is the longest host:port: the longest host in brackets, a
+// colon and five digits. Longer input is refused before any message
+// quotes it, so that no error repeats a kilobyte of it.
+const maxTargetLen = maxHostLen + len("[]:65535")
+
 // ParseTarget splits "host:port" (IPv6 as "[addr]:port", zone allowed) and
 // checks both halves, so that a bad target is rejected before any packet or
 // DNS query. The port must be decimal 1-65535 without sign or leading zero.
 func ParseTarget(target string) (host string, port uint16, err error) {
+	if len(target) > maxTargetLen {
+		return "", 0, fmt.Errorf("target is %d bytes long; no host:port is longer than %d", len(target), maxTargetLen)
+	}
 	host, portStr, err := net.SplitHostPort(target)
 	if err != nil {
 		return "", 0, fmt.Errorf("target %q is not host:port: %w", target, errUnwrapAddr(err))

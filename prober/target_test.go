@@ -36,6 +36,8 @@ func TestParseTarget(t *testing.T) {
 		{in: "bücher.test:80", wantErr: `target "bücher.test:80": host "bücher.test" contains a character not allowed in a host name ('ü')`},
 		{in: "[::% 000]:80", wantErr: `zone " 000" contains a character not allowed in an interface name (' ')`},
 		{in: strings.Repeat("a", 254) + ":80", wantErr: `host is longer than 253 characters`},
+		// Refused before any message quotes it.
+		{in: strings.Repeat("a", 5000) + ":80", wantErr: `target is 5003 bytes long; no host:port is longer than 261`},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			host, port, err := ParseTarget(tc.in)
