@@ -38,11 +38,7 @@ func BenchmarkProbe(b *testing.B) {
 		if runtime.GOOS != "linux" {
 			b.Skip("half-open checks need Linux")
 		}
-		c, err := prober.NewChecker(prober.WithResolver(testResolver{}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { c.Close() })
+		c := newChecker(b, testResolver{})
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)

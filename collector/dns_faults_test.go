@@ -12,7 +12,6 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/seed-5ff58b3a/synack_exporter/internal/dnstest"
-	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
 // TestResolutionFaults probes names through a DNS server on loopback that
@@ -50,11 +49,7 @@ func TestResolutionFaults(t *testing.T) {
 		"slow.test.":   {v4},
 	})
 	dns.SetRCode("servfail.test.", dnsmessage.RCodeServerFailure)
-	c, err := prober.NewChecker(prober.WithResolver(dns.Resolver()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newChecker(t, dns.Resolver())
 	s := newTestServer(t, Options{Checker: c})
 	s.reconfigure(t, `
 modules:

@@ -72,12 +72,7 @@ func newTestServer(t *testing.T, opts Options) *testServer {
 	writeFile(t, path, testConfig)
 	if opts.Checker == nil {
 		requireLinux(t)
-		c, err := prober.NewChecker(prober.WithResolver(testResolver{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		opts.Checker = c
+		opts.Checker = newChecker(t, testResolver{})
 	}
 	if opts.HistoryLimit == 0 {
 		opts.HistoryLimit = 100
@@ -92,6 +87,18 @@ func newTestServer(t *testing.T, opts Options) *testServer {
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testServer{Exporter: e, URL: srv.URL, ConfigPath: path, logs: logs}
+}
+
+// newChecker starts a real Checker that resolves through r, closed when
+// t ends.
+func newChecker(t testing.TB, r prober.Resolver) *prober.Checker {
+	t.Helper()
+	c, err := prober.NewChecker(prober.WithResolver(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // requireLinux skips tests of real checks elsewhere: the half-open

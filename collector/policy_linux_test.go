@@ -17,7 +17,6 @@ import (
 
 	"github.com/seed-5ff58b3a/synack_exporter/internal/fakepeer"
 	"github.com/seed-5ff58b3a/synack_exporter/internal/netns"
-	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
 // countingResolver answers from a map and counts the lookups.
@@ -72,11 +71,7 @@ func TestTargetPolicySendsNothing(t *testing.T) {
 		"peer6.test":       {peer.Addr6()},
 		"mapped.peer.test": {netip.AddrFrom16(peer.Addr().As16())},
 	}}
-	c, err := prober.NewChecker(prober.WithResolver(resolver))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newChecker(t, resolver)
 	s := newTestServer(t, Options{Checker: c})
 	s.reconfigure(t, fmt.Sprintf(`
 modules:

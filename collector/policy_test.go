@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/seed-5ff58b3a/synack_exporter/internal/dnstest"
-	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
 // reconfigure replaces the test server's configuration.
@@ -97,11 +96,7 @@ func TestTargetPolicyDNS(t *testing.T) {
 		"slow.test.":   {netip.MustParseAddr("127.0.0.1")},
 		"rebind.test.": {netip.MustParseAddr("127.0.0.53")},
 	})
-	c, err := prober.NewChecker(prober.WithResolver(dns.Resolver()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newChecker(t, dns.Resolver())
 	s := newTestServer(t, Options{Checker: c})
 	s.reconfigure(t, `
 modules:

@@ -22,7 +22,6 @@ import (
 
 	"github.com/seed-5ff58b3a/synack_exporter/config"
 	"github.com/seed-5ff58b3a/synack_exporter/internal/leakcheck"
-	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
 // The soak's length and rate. The defaults make a short run that fits in
@@ -205,11 +204,7 @@ func TestSoak(t *testing.T) {
 func newSoakServer(t *testing.T) *testServer {
 	t.Helper()
 	requireLinux(t)
-	c, err := prober.NewChecker(prober.WithResolver(testResolver{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := newChecker(t, testResolver{})
 	path := filepath.Join(t.TempDir(), "config.yml")
 	writeFile(t, path, testConfig)
 	logs := &syncBuffer{}
