@@ -21,6 +21,10 @@ type Resolver interface {
 // engine is the platform's way of making one check of a resolved address.
 type engine interface {
 	check(ctx context.Context, addr netip.AddrPort, opts Options) Result
+	// begin starts a check and returns its result with ok true when it
+	// is known at once; otherwise done gets it later, once, on a
+	// goroutine of its own.
+	begin(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (r Result, ok bool)
 	close() error
 }
 
@@ -59,36 +63,70 @@ func (c *Checker) Close() error { return c.eng.close() }
 // Check resolves target ("host:port") within ctx and checks the address
 // chosen by opts. Resolution time counts against ctx's deadline.
 func (c *Checker) Check(ctx context.Context, target string, opts Options) Result {
+	addr, dns, r, ok := c.address(ctx, target, opts)
+	if !ok {
+		return r
+	}
+	r = c.CheckAddr(ctx, addr, opts)
+	r.DNS = dns
+	return r
+}
+
+// Begin is Check for a caller that would rather not wait with a
+// goroutine of its own while the SYN is out. It resolves target and sends
+// the SYN before it returns. When the result is already known (a bad or
+// refused target, a failed lookup, an answer that came during connect(),
+// as a target on this host gives) Begin returns it with ok true and never
+// calls done. Otherwise it returns ok false, and done is called exactly
+// once with the result, on a goroutine of its own, when the answer comes
+// or ctx ends. done may run before Begin returns.
+func (c *Checker) Begin(ctx context.Context, target string, opts Options, done func(Result)) (r Result, ok bool) {
+	addr, dns, r, ok := c.address(ctx, target, opts)
+	if !ok {
+		return r, true
+	}
+	if err := ctx.Err(); err != nil {
+		r := contextFailure(err)
+		r.Addr, r.DNS = addr, dns
+		return r, true
+	}
+	r, ok = c.eng.begin(ctx, addr, opts, func(r Result) {
+		r.Addr, r.DNS = addr, dns
+		done(r)
+	})
+	r.Addr, r.DNS = addr, dns
+	return r, ok
+}
+
+// address parses and resolves target, asking opts.Policy about the name
+// and the address. ok is false when the check ends there, with result r.
+func (c *Checker) address(ctx context.Context, target string, opts Options) (addr netip.AddrPort, dns time.Duration, r Result, ok bool) {
 	host, port, err := ParseTarget(target)
 	if err != nil {
-		return Result{Class: ClassResolve, Errno: syscall.EINVAL, Err: err, Mode: mode}
+		return addr, 0, Result{Class: ClassResolve, Errno: syscall.EINVAL, Err: err, Mode: mode}, false
 	}
 	if opts.Policy != nil {
 		if err := opts.Policy.PermitName(host, port); err != nil {
-			return denied(err)
+			return addr, 0, denied(err), false
 		}
 	}
 	start := time.Now()
 	ip, err := c.Resolve(ctx, host, opts)
-	dns := time.Since(start)
+	dns = time.Since(start)
 	if err != nil {
 		r := failure(ClassResolve, err)
 		r.DNS = dns
-		return r
+		return addr, dns, r, false
 	}
-	addr := netip.AddrPortFrom(ip, port)
-	var r Result
+	addr = netip.AddrPortFrom(ip, port)
 	if opts.Policy != nil {
-		err = opts.Policy.PermitTarget(host, addr)
+		if err := opts.Policy.PermitTarget(host, addr); err != nil {
+			r := denied(err)
+			r.Addr, r.DNS = addr, dns
+			return addr, dns, r, false
+		}
 	}
-	if err != nil {
-		r = denied(err)
-		r.Addr = addr
-	} else {
-		r = c.CheckAddr(ctx, addr, opts)
-	}
-	r.DNS = dns
-	return r
+	return addr, dns, Result{}, true
 }
 
 // CheckAddr checks one address without resolving anything.

@@ -27,7 +27,22 @@ type pending struct {
 	token uint64
 	fd    int
 	sent  time.Time
-	done  chan Result // buffered: the loop never blocks on a caller
+	// A check has a waiting caller (done, buffered: the loop never blocks
+	// on a caller) or, made by begin, a callback (notify) and the stop of
+	// the context.AfterFunc that ends it at its deadline.
+	done   chan Result
+	notify func(Result)
+	stop   func() bool
+}
+
+// deliver hands p's result to whoever waits for it, without blocking.
+func (p *pending) deliver(r Result) {
+	if p.notify == nil {
+		p.done <- r
+		return
+	}
+	p.stop()
+	go p.notify(r)
 }
 
 // epollEngine runs every check of a Checker through one epoll instance.
@@ -110,7 +125,7 @@ func (e *epollEngine) start(ctx context.Context, addr netip.AddrPort, opts Optio
 	case <-ctx.Done():
 		return contextFailure(ctx.Err())
 	}
-	p, r, ok := e.connect(addr, opts)
+	p, r, ok := e.connect(ctx, addr, opts, nil)
 	<-e.setupSlots
 	if !ok {
 		return r
@@ -118,9 +133,22 @@ func (e *epollEngine) start(ctx context.Context, addr netip.AddrPort, opts Optio
 	return e.wait(ctx, p)
 }
 
+func (e *epollEngine) begin(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (Result, bool) {
+	select {
+	case e.setupSlots <- struct{}{}:
+	case <-ctx.Done():
+		r := contextFailure(ctx.Err())
+		return r, true
+	}
+	_, r, ok := e.connect(ctx, addr, opts, done)
+	<-e.setupSlots
+	return r, !ok
+}
+
 // connect opens and connects a socket and hands it to the loop. ok is
-// false when the check already has its result r.
-func (e *epollEngine) connect(addr netip.AddrPort, opts Options) (p *pending, r Result, ok bool) {
+// false when the check already has its result r. With notify, the check
+// ends by itself when ctx does (see expire); without, its caller waits.
+func (e *epollEngine) connect(ctx context.Context, addr netip.AddrPort, opts Options, notify func(Result)) (p *pending, r Result, ok bool) {
 	fd, err := openSocket(addr, opts)
 	if err != nil {
 		return nil, failure(ClassLocal, err), false
@@ -142,12 +170,42 @@ func (e *epollEngine) connect(addr netip.AddrPort, opts Options) (p *pending, r 
 		unix.Close(fd)
 		return nil, connectFailure(os.NewSyscallError("connect", err)), false
 	}
-	p.done = make(chan Result, 1)
+	if notify == nil {
+		p.done = make(chan Result, 1)
+	} else {
+		// Set before the loop can see p. The deadline's expire waits until
+		// register has returned: p is in the map from before its
+		// epoll_ctl, and an expire in between would close the fd under
+		// it (and register would then fail, or close a number that is
+		// already someone else's). A ctx already ended fires at once
+		// and so expires p right after register.
+		p.notify = notify
+		registered := make(chan struct{})
+		defer close(registered)
+		q := p // p, a named result, is nil on the failure paths
+		p.stop = context.AfterFunc(ctx, func() {
+			<-registered
+			e.expire(ctx, q)
+		})
+	}
 	if err := e.register(p); err != nil {
+		if p.stop != nil {
+			p.stop()
+		}
 		unix.Close(fd)
 		return nil, failure(ClassLocal, err), false
 	}
 	return p, Result{}, true
+}
+
+// expire ends a check made by begin whose ctx ended, unless the loop
+// has already taken its answer.
+func (e *epollEngine) expire(ctx context.Context, p *pending) {
+	if ackSent, ok := e.abandon(p); ok {
+		r := contextFailure(ctx.Err())
+		r.ACKSent = ackSent
+		go p.notify(r)
+	}
 }
 
 // wait blocks until the loop answers p or ctx ends.
@@ -332,7 +390,7 @@ func (e *epollEngine) drain(d *drainer) error {
 	}
 	e.mu.Unlock()
 	for i, p := range d.ready {
-		p.done <- answered(p.fd, d.kinds[i], p.sent, now)
+		p.deliver(answered(p.fd, d.kinds[i], p.sent, now))
 	}
 	return nil
 }
@@ -432,7 +490,7 @@ func (e *epollEngine) shutdown(cause error) {
 	e.fdsMu.Unlock()
 	for _, p := range left {
 		unix.Close(p.fd)
-		p.done <- failure(ClassLocal, cause)
+		p.deliver(failure(ClassLocal, cause))
 	}
 }
 

@@ -31,7 +31,11 @@ func TestPolicyRefusesBeforeAnyPacket(t *testing.T) {
 			opts.Policy = tc.policy
 			r := c.Check(context.Background(), tc.target, opts)
 			if !errors.Is(r.Err, ErrDenied) || !errors.Is(r.Err, errNo) || r.Class != ClassLocal {
-				t.Fatalf("got %v %v, want local wrapping ErrDenied and the policy's error", r.Class, r.Err)
+				t.Fatalf("Check: got %v %v, want local wrapping ErrDenied and the policy's error", r.Class, r.Err)
+			}
+			r, ok := c.Begin(context.Background(), tc.target, opts, func(Result) { t.Error("Begin called done for a denied target") })
+			if !ok || !errors.Is(r.Err, ErrDenied) || r.Class != ClassLocal {
+				t.Fatalf("Begin: got %v %v ok=%v, want local wrapping ErrDenied at once", r.Class, r.Err, ok)
 			}
 		})
 	}
@@ -43,5 +47,9 @@ type refusingEngine struct{ t *testing.T }
 func (e refusingEngine) check(context.Context, netip.AddrPort, Options) Result {
 	e.t.Fatal("a denied target reached the engine")
 	return Result{}
+}
+func (e refusingEngine) begin(context.Context, netip.AddrPort, Options, func(Result)) (Result, bool) {
+	e.t.Fatal("a denied target reached the engine")
+	return Result{}, true
 }
 func (refusingEngine) close() error { return nil }
