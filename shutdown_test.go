@@ -14,9 +14,21 @@ import (
 
 // TestSIGTERMLetsProbesFinish: a probe in flight when SIGTERM arrives
 // still gets its answer, at the end of its own budget, and the process
-// then exits 0.
+// then exits 0; whether the request holds its goroutine or its
+// connection is parked.
 func TestSIGTERMLetsProbesFinish(t *testing.T) {
-	p := startExporter(t, t.TempDir(), "--web.listen-address=127.0.0.1:0")
+	for _, tc := range []struct{ name, parkAbove, inFlight string }{
+		{"held", "-1", "synack_exporter_probes_in_flight 1"},
+		{"parked", "0", `synack_exporter_parked_connections{state="probe"} 1`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testSIGTERMLetsProbeFinish(t, "--probe.park-above="+tc.parkAbove, tc.inFlight)
+		})
+	}
+}
+
+func testSIGTERMLetsProbeFinish(t *testing.T, parkFlag, inFlight string) {
+	p := startExporter(t, t.TempDir(), "--web.listen-address=127.0.0.1:0", parkFlag)
 	addr := p.waitLog(t, listeningRE)
 	silent := loopback.Silent(t)
 
@@ -45,7 +57,7 @@ func TestSIGTERMLetsProbesFinish(t *testing.T) {
 	}()
 	// The probe is in flight once the exporter counts it.
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(get(t, "http://"+addr+"/metrics"), "synack_exporter_probes_in_flight 1") {
+	for !strings.Contains(get(t, "http://"+addr+"/metrics"), inFlight) {
 		if time.Now().After(deadline) {
 			t.Fatal("the probe never showed as in flight")
 		}

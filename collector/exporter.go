@@ -36,6 +36,10 @@ type Options struct {
 	HistoryLimit int
 	// MaxConcurrency is how many probes may run at once; 0 means no limit.
 	MaxConcurrency int
+	// ParkAbove is how many probes may be in flight before /probe parks
+	// the connections of further ones (see park.go); negative never parks.
+	// Parking also needs Listener to be served.
+	ParkAbove int
 }
 
 // Exporter serves synack_exporter's HTTP surface.
@@ -46,6 +50,7 @@ type Exporter struct {
 	metrics  *selfMetrics
 	history  *history
 	mux      *http.ServeMux
+	park     *parking
 
 	inFlight atomic.Int64
 	lastID   atomic.Uint64
@@ -66,7 +71,9 @@ func New(opts Options) *Exporter {
 		registry: prometheus.NewRegistry(),
 		history:  newHistory(opts.HistoryLimit),
 	}
-	e.metrics = newSelfMetrics(e.registry, &e.inFlight)
+	e.park = &parking{above: int64(opts.ParkAbove)}
+	e.park.back = newHandback(e.park.start)
+	e.metrics = newSelfMetrics(e.registry, &e.inFlight, e.park)
 	e.mux = e.routes()
 	return e
 }
@@ -112,6 +119,19 @@ func (e *Exporter) MaxProbeTimeout() time.Duration {
 // target that the module's target lists refuse is an error, with nothing
 // recorded.
 func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Module, timeout time.Duration) (*probeRecord, error) {
+	rec, logger := e.newRecord(req, module, timeout)
+	if !e.acquire() {
+		return e.settle(rec, logger, e.rejectConcurrency())
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	r := e.opts.Checker.Check(ctx, req.Target, module.ProbeOptions())
+	cancel()
+	e.release()
+	return e.settle(rec, logger, r)
+}
+
+// newRecord starts the record of a probe and logs its beginning.
+func (e *Exporter) newRecord(req probeRequest, module config.Module, timeout time.Duration) (*probeRecord, log.Logger) {
 	rec := &probeRecord{
 		ID:      e.lastID.Add(1),
 		Start:   time.Now(),
@@ -122,26 +142,29 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 	}
 	logger := probeLogger(e.logger, rec)
 	logBegin(logger, rec)
+	return rec, logger
+}
 
-	if e.acquire() {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		var err error
-		rec.Result, err = e.check(ctx, req.Target, module)
-		cancel()
-		e.release()
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		e.metrics.rejected.WithLabelValues(reasonConcurrency).Inc()
-		rec.Result = prober.Result{Class: prober.ClassLocal, Errno: syscall.EAGAIN, Err: errConcurrency}
+// settle completes rec with the check's result r and records it. A result
+// that a module's target lists refused (the Policy's error, a
+// *config.TargetDeniedError, with no packet sent) is returned as the
+// error instead, with nothing recorded.
+func (e *Exporter) settle(rec *probeRecord, logger log.Logger, r prober.Result) (*probeRecord, error) {
+	if errors.Is(r.Err, prober.ErrDenied) {
+		return nil, r.Err
 	}
+	rec.Result = r
 	rec.Duration = time.Since(rec.Start)
 	logResult(logger, rec)
-
 	e.metrics.observe(rec)
 	e.history.add(rec)
 	return rec, nil
+}
+
+// rejectConcurrency is the result of a probe beyond --probe.max-concurrency.
+func (e *Exporter) rejectConcurrency() prober.Result {
+	e.metrics.rejected.WithLabelValues(reasonConcurrency).Inc()
+	return prober.Result{Class: prober.ClassLocal, Errno: syscall.EAGAIN, Err: errConcurrency}
 }
 
 // acquire takes a slot for a probe without waiting: beyond the limit a

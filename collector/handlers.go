@@ -49,7 +49,16 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	timeout := probeTimeout(req.ScrapeTimeout, e.opts.TimeoutOffset, time.Duration(module.Timeout))
+	if e.parkProbe(w, r, req, module, timeout) {
+		return
+	}
 	rec, err := e.probe(r.Context(), req, module, timeout)
+	e.answer(w, req, rec, err)
+}
+
+// answer writes a finished probe's answer: its metrics, its debug output
+// if asked, or the refusal of a denied target.
+func (e *Exporter) answer(w http.ResponseWriter, req probeRequest, rec *probeRecord, err error) {
 	if err != nil {
 		e.refuse(w, req, err)
 		return

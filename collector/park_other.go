@@ -1,0 +1,22 @@
+//go:build !linux
+
+package collector
+
+// Elsewhere connections are not parked: newWatcher always fails, and
+// /probe keeps each request's goroutine until its probe ends.
+
+const (
+	watchHangUp   = 0
+	watchRequest  = 0
+	watchReadable = 0
+)
+
+type watcher struct{}
+
+func newWatcher() (*watcher, error) { return nil, errNoWatcher }
+
+func (*watcher) add(*parkedConn, uint32, func(uint32)) error { return errNoWatcher }
+func (*watcher) remove(*parkedConn)                          {}
+func (*watcher) closeIdle()                                  {}
+func (*watcher) idleConns() int                              { return 0 }
+func (*watcher) close()                                      {}
