@@ -55,6 +55,7 @@ type inflightResult struct {
 	// flight.
 	plateauStack, plateauHeap uint64
 	plateauGoroutines         int
+	plateauParked             int
 }
 
 // fdHeadroom is what a process needs besides the probes' descriptors.
@@ -143,6 +144,7 @@ func runInflight(o inflightOptions, out io.Writer) error {
 					r.plateauStack = uint64(m["go_memstats_stack_inuse_bytes"])
 					r.plateauHeap = uint64(m["go_memstats_heap_alloc_bytes"])
 					r.plateauGoroutines = int(m["go_goroutines"])
+					r.plateauParked = int(m[parkedSeries])
 				}
 			}
 			select {
@@ -227,6 +229,9 @@ func runInflight(o inflightOptions, out io.Writer) error {
 	return nil
 }
 
+// parkedSeries counts the connections parked with their probe running.
+const parkedSeries = `synack_exporter_parked_connections{state="probe"}`
+
 // selfMetrics reads the probes in flight and Go's memory accounting
 // from the exporter's /metrics.
 func selfMetrics(c *http.Client, e *exporter) (map[string]float64, bool) {
@@ -234,7 +239,7 @@ func selfMetrics(c *http.Client, e *exporter) (map[string]float64, bool) {
 	defer cancel()
 	resp := get(ctx, c, e.base+"/metrics", time.Second)
 	m := make(map[string]float64)
-	for _, name := range []string{"synack_exporter_probes_in_flight", "go_memstats_stack_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_goroutines"} {
+	for _, name := range []string{"synack_exporter_probes_in_flight", "go_memstats_stack_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_goroutines", parkedSeries} {
 		v, ok := metric(resp.body, name)
 		if !ok {
 			return nil, false

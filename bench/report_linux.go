@@ -103,8 +103,8 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func writeInflight(w io.Writer, o inflightOptions, r inflightResult) {
 	fmt.Fprintf(w, "## Scenario 2: %d probes in flight against a silent target\n\n", o.probes)
 	fmt.Fprintf(w, "The target %s drops every SYN (nftables, inside the namespace). "+
-		"Through the exporter (--probe.max-concurrency=%d), all requests are sent at once, each with a scrape timeout of %v; the module's timeout is %v. "+
-		"The engine alone is a process holding one prober.Checker and %d goroutines, each checking with a %v deadline. ",
+		"Through the exporter (--probe.max-concurrency=%d, --probe.park-above at its default of 256), all requests are sent at once, each with a scrape timeout of %v; the module's timeout is %v. "+
+		"The engine alone is a process holding one prober.Checker that starts %d checks with Begin, as the exporter's parked probes do (no goroutine waits for a check), each with a %v deadline. ",
 		silentTarget, 2*o.probes, o.scrape, o.budget, o.probes, o.budget)
 	fmt.Fprintf(w, "The open files limit was %d", r.fileLimit)
 	if r.probes < o.probes {
@@ -127,9 +127,9 @@ func writeInflight(w io.Writer, o inflightOptions, r inflightResult) {
 	fmt.Fprintf(w, "\nThe exporter's idle RSS was %.1f MB; it took %v to send all requests. Probes in flight is the highest synack_exporter_probes_in_flight seen on /metrics, sampled every 50 ms. ",
 		float64(r.baseRSSKB)/1024, r.rampUp.Round(time.Millisecond))
 	if r.plateauGoroutines > 0 {
-		fmt.Fprintf(w, "With all %d in flight, the exporter's /metrics said: %d goroutines, %.0f MB of goroutine stacks, %.0f MB of heap allocated (live and not yet collected), that is %.1f kB of stack and %.1f kB of heap a probe. ",
+		fmt.Fprintf(w, "With all %d in flight, the exporter's /metrics said: %d goroutines, %.0f MB of goroutine stacks, %.0f MB of heap allocated (live and not yet collected), that is %.1f kB of stack and %.1f kB of heap a probe; %d connections parked with their probe running. ",
 			r.probes, r.plateauGoroutines, float64(r.plateauStack)/(1<<20), float64(r.plateauHeap)/(1<<20),
-			float64(r.plateauStack)/1024/float64(r.probes), float64(r.plateauHeap)/1024/float64(r.probes))
+			float64(r.plateauStack)/1024/float64(r.probes), float64(r.plateauHeap)/1024/float64(r.probes), r.plateauParked)
 	}
 	fmt.Fprintf(w, "The engine alone, halfway through: %.0f MB of stacks, %.0f MB of heap allocated.\n",
 		float64(e.StackInuse)/(1<<20), float64(e.HeapAlloc)/(1<<20))
