@@ -169,7 +169,7 @@ echo "e2e: building the exporter"
 "$GO" build -C "$ROOT" -o "$WORK/synack_exporter" . >"$WORK/build.log" 2>&1 ||
 	fatal "go build of the exporter: $(tr '\n' ' ' <"$WORK/build.log")"
 
-read -r P_EXP P_EXP0 P_EXP1 P_PROM P_PROM2 P_AM P_HOOK P_A P_B < <(helper free-ports 9) ||
+read -r P_EXP P_EXP0 P_EXP1 P_PROM P_PROM2 P_AM P_HOOK P_A P_B P_C < <(helper free-ports 10) ||
 	fatal "could not find free loopback ports"
 LO=127.0.0.1
 EXP=$LO:$P_EXP
@@ -177,18 +177,24 @@ PROM=$LO:$P_PROM
 AM=$LO:$P_AM
 TARGET_A=$LO:$P_A
 TARGET_B=$LO:$P_B
+# Never answers: its probes time out, with their connections parked.
+TARGET_C=$LO:$P_C
 # Scraped with a module the exporter does not have: HTTP 400, no probe sent.
 BAD_TARGET=$LO:9
 
 start listener-a "${HELPER[@]}" listen --accepted-file "$WORK/accepted-a" "$P_A"
 start listener-b "${HELPER[@]}" listen --accepted-file "$WORK/accepted-b" "$P_B"
+start silent-c "${HELPER[@]}" silent --ready-file "$WORK/ready-c" "$P_C"
 start webhook "${HELPER[@]}" webhook --port "$P_HOOK" --out "$WORK/webhook.jsonl"
 wait_listening listener-a "$WORK/accepted-a"
 wait_listening listener-b "$WORK/accepted-b"
+wait_listening silent-c "$WORK/ready-c"
 
 cp "$ROOT/config.yml" "$WORK/config.yml"
+# --probe.park-above=0: every probe that waits for its answer has its
+# connection parked, so Prometheus's own scrapes go through that path.
 start exporter "$WORK/synack_exporter" --web.listen-address="$EXP" \
-	--config.file="$WORK/config.yml" --log.level=debug
+	--config.file="$WORK/config.yml" --log.level=debug --probe.park-above=0
 wait_http exporter "http://$EXP/-/healthy"
 
 cat >"$WORK/alertmanager.yml" <<EOF
@@ -220,7 +226,7 @@ helper prom-config --src "$HERE/prometheus.yml" --out "$WORK/prometheus.yml" \
 	--map "localhost:9847=$EXP" --map "localhost:9093=$AM" \
 	--targets "synack_tcp_synack=$TARGET_A,$TARGET_B" \
 	--targets "synack_tcp_ip4=$TARGET_A" \
-	--targets "synack_tcp_fast=$TARGET_B" \
+	--targets "synack_tcp_fast=$TARGET_B,$TARGET_C" \
 	--extra synack_tcp_synack no_such_module "$BAD_TARGET" ||
 	fatal "could not derive the Prometheus configuration"
 check "derived configuration passes promtool" "$PROMTOOL" check config "$WORK/prometheus.yml"
@@ -237,6 +243,16 @@ check "probe_success is 1 for target A (jobs synack_tcp_synack, synack_tcp_ip4)"
 check "probe_success is 1 for target B (jobs synack_tcp_synack, synack_tcp_fast)" \
 	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 --value 1 \
 	--expr "probe_success{instance=\"$TARGET_B\"}"
+check "the silent target C times out, scraped through parked connections" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr "probe_tcp_error_class{instance=\"$TARGET_C\",class=\"timeout\"} and on() up{instance=\"$TARGET_C\"} == 1"
+# Between two scrapes of C its connection is parked either with its probe
+# running or waiting for the next request: which of the two the exporter's
+# own scrape sees depends on where Prometheus put each scrape in the
+# interval, so the check takes the sum.
+check "Prometheus's scrapes of C go through parked connections" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr '(max_over_time(synack_exporter_parked_connections{state="probe"}[1m]) + ignoring(state) max_over_time(synack_exporter_parked_connections{state="idle"}[1m])) >= bool 1'
 check "the exporter's own job is up" \
 	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
 	--expr 'up{job="synack_exporter"}'
@@ -288,7 +304,7 @@ check "synack_exporter_ack_leaks_total is 0" \
 	helper wait --prom "$PROM" --timeout 5 --count 1 --value 0 \
 	--expr 'synack_exporter_ack_leaks_total'
 check "no probe sent an ACK (probe_tcp_ack_sent always 0)" \
-	helper wait --prom "$PROM" --timeout 5 --count 4 --value 0 \
+	helper wait --prom "$PROM" --timeout 5 --count 5 --value 0 \
 	--expr 'max_over_time(probe_tcp_ack_sent[10m])'
 accepted=$(cat "$WORK/accepted-a" 2>/dev/null)
 if [[ $accepted == 0 ]]; then

@@ -78,6 +78,23 @@ def cmd_listen(args):
                   file=sys.stderr, flush=True)
 
 
+def cmd_silent(args):
+    """Hold a loopback port whose SYNs the kernel drops, so probes of it time out.
+
+    A listener with a backlog of 0 whose accept queue already holds one
+    connection (never accepted): Linux drops further SYNs to it.
+    """
+    s = socket.socket()
+    s.bind((LOOPBACK, args.port))
+    s.listen(0)
+    filler = socket.create_connection((LOOPBACK, args.port))
+    with open(args.ready_file, "w") as f:
+        f.write("ready\n")
+    time.sleep(args.lifetime)
+    filler.close()
+    s.close()
+
+
 def cmd_webhook(args):
     """Alertmanager webhook receiver: appends each POSTed body as a line."""
     out = args.out
@@ -499,6 +516,12 @@ def main():
     p.add_argument("--lifetime", type=float, default=900)
     p.add_argument("ports", type=int, nargs="+")
     p.set_defaults(func=cmd_listen)
+
+    p = sub.add_parser("silent")
+    p.add_argument("--ready-file", required=True)
+    p.add_argument("--lifetime", type=float, default=900)
+    p.add_argument("port", type=int)
+    p.set_defaults(func=cmd_silent)
 
     p = sub.add_parser("webhook")
     p.add_argument("--port", type=int, required=True)
