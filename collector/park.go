@@ -3,7 +3,6 @@ package collector
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -468,6 +467,3 @@ func (b *responseBuffer) wire(keepAlive bool) []byte {
 	out.Write(b.body)
 	return out.Bytes()
 }
-
-// errNoWatcher is newWatcher's error where connections cannot be watched.
-var errNoWatcher = errors.New("parking connections is only supported on Linux")

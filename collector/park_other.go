@@ -2,6 +2,8 @@
 
 package collector
 
+import "errors"
+
 // Elsewhere connections are not parked: newWatcher always fails, and
 // /probe keeps each request's goroutine until its probe ends.
 
@@ -10,6 +12,9 @@ const (
 	watchRequest  = 0
 	watchReadable = 0
 )
+
+// errNoWatcher is newWatcher's error where connections cannot be watched.
+var errNoWatcher = errors.New("parking connections is only supported on Linux")
 
 type watcher struct{}
 
