@@ -589,3 +589,45 @@ func TestBeginContextEndsDuringSetup(t *testing.T) {
 		}
 	}
 }
+
+// TestBeginAddrManyFromOneGoroutine: one goroutine starts checks of
+// several resolved addresses through one Checker; each done gets its own
+// address's answer, once.
+func TestBeginAddrManyFromOneGoroutine(t *testing.T) {
+	throughLoop(t)
+	open4 := listen(t, "tcp4", "127.0.0.1:0")
+	open6 := listen(t, "tcp6", "[::1]:0")
+	want := map[netip.AddrPort]Class{
+		open4.Addr().(*net.TCPAddr).AddrPort(): ClassOpen,
+		open6.Addr().(*net.TCPAddr).AddrPort(): ClassOpen,
+		closedPort(t, "tcp4", "127.0.0.1:0"):   ClassRefused,
+		closedPort(t, "tcp6", "[::1]:0"):       ClassRefused,
+	}
+	fds, goroutines := leakcheck.OpenFDs(t), runtime.NumGoroutine()
+	c := newChecker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cbs := make(map[netip.AddrPort]*callbacks)
+	for addr := range want {
+		cbs[addr] = newCallbacks()
+		if r, ok := c.BeginAddr(ctx, addr, DefaultOptions(), cbs[addr].done); ok {
+			t.Fatalf("%v: BeginAddr answered at once with %v (%v); the loop should have", addr, r.Class, r.Err)
+		} else if r.Addr != addr {
+			t.Errorf("%v: pending result's Addr %v", addr, r.Addr)
+		}
+	}
+	for addr, class := range want {
+		d := cbs[addr].next(t, 5*time.Second)
+		if d.Class != class || d.Addr != addr || d.DNS != 0 {
+			t.Errorf("%v: done got %v for %v, DNS %v (%v), want %v for itself, no DNS", addr, d.Class, d.Addr, d.DNS, d.Err, class)
+		}
+	}
+	assertNoAccept(t, open4)
+	assertNoAccept(t, open6)
+	closeAndSettle(t, c, fds, goroutines)
+	for addr, cb := range cbs {
+		if got := cb.calls.Load(); got != 1 {
+			t.Errorf("%v: done called %d times, want once", addr, got)
+		}
+	}
+}

@@ -85,16 +85,29 @@ func (c *Checker) Begin(ctx context.Context, target string, opts Options, done f
 	if !ok {
 		return r, true
 	}
+	r, ok = c.BeginAddr(ctx, addr, opts, func(r Result) {
+		r.DNS = dns
+		done(r)
+	})
+	r.DNS = dns
+	return r, ok
+}
+
+// BeginAddr is Begin for an address that needs no resolving, with the
+// same contract: ok true means r is the result and done is never called;
+// ok false means done gets the result once, on a goroutine of its own.
+// One goroutine can start many checks this way through one Checker.
+func (c *Checker) BeginAddr(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (r Result, ok bool) {
 	if err := ctx.Err(); err != nil {
 		r := contextFailure(err)
-		r.Addr, r.DNS = addr, dns
+		r.Addr = addr
 		return r, true
 	}
 	r, ok = c.eng.begin(ctx, addr, opts, func(r Result) {
-		r.Addr, r.DNS = addr, dns
+		r.Addr = addr
 		done(r)
 	})
-	r.Addr, r.DNS = addr, dns
+	r.Addr = addr
 	return r, ok
 }
 
