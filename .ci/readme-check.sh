@@ -123,33 +123,44 @@ check_blackbox() {
 		return 1
 	fi
 	echo "$out"
-	grep -q 'blackbox' <<<"$out" || { echo "no blackbox hint in the error"; return 1; }
+	grep -q 'docs/blackbox-migration.md' <<<"$out" || { echo "no hint pointing at docs/blackbox-migration.md in the error"; return 1; }
 }
 
 check_prometheus() {
 	promtool check config "$1" || return 1
-	"$PYTHON" - "$1" config.yml <<'EOF'
+	# README's jobs must also name modules of the default config.yml.
+	local modules=""
+	[[ $2 == README.md:* ]] && modules=config.yml
+	"$PYTHON" - "$1" "$modules" <<'EOF'
 import re, sys, yaml
 cfg = yaml.safe_load(open(sys.argv[1]))
-modules = set(yaml.safe_load(open(sys.argv[2]))["modules"])
+known = set(yaml.safe_load(open(sys.argv[2]))["modules"]) if sys.argv[2] else None
 bad = []
 for job in cfg.get("scrape_configs", []):
-    if job.get("metrics_path") != "/probe":
+    name, relabel = job["job_name"], job.get("relabel_configs", [])
+    to_exporter = any(r.get("target_label") == "__address__" and str(r.get("replacement", "")).endswith(":9847")
+                      for r in relabel)
+    if job.get("metrics_path") != "/probe" or not (name.startswith("synack_") or to_exporter):
         continue
-    name = job["job_name"]
     m = re.fullmatch(r"synack_(.+)", name)
     if not m:
         bad.append(f"job {name}: probe jobs are named synack_<module>")
-    for sc in job.get("static_configs", []):
-        mod = (sc.get("labels") or {}).get("module")
-        if not mod:
-            bad.append(f"job {name}: targets {sc.get('targets')} have no module label")
-        elif m and mod != m.group(1):
+    set_by_relabel = [r["replacement"] for r in relabel if r.get("target_label") == "module" and "replacement" in r]
+    mods = set(set_by_relabel)
+    if not set_by_relabel:
+        if any(k.endswith("_sd_configs") for k in job):
+            bad.append(f"job {name}: discovered targets get no module label")
+        for sc in job.get("static_configs", []):
+            mod = (sc.get("labels") or {}).get("module")
+            if not mod:
+                bad.append(f"job {name}: targets {sc.get('targets')} have no module label")
+            mods.add(mod)
+    for mod in mods - {None}:
+        if m and mod != m.group(1):
             bad.append(f"job {name}: module label {mod!r} is not the job's module")
-        elif mod not in modules:
+        if known is not None and mod not in known:
             bad.append(f"job {name}: module {mod!r} is not in config.yml")
-    if not any(r.get("source_labels") == ["module"] and r.get("target_label") == "__param_module"
-               for r in job.get("relabel_configs", [])):
+    if not any(r.get("source_labels") == ["module"] and r.get("target_label") == "__param_module" for r in relabel):
         bad.append(f"job {name}: no relabelling of module to __param_module")
 for b in bad:
     print(b)
@@ -269,7 +280,7 @@ check "start the exporter on the embedded config" start_exporter
 
 while read -r name kind where; do
 	[ -n "$name" ] || continue
-	check "$where: $kind" "check_$kind" "$work/snippets/$name"
+	check "$where: $kind" "check_$kind" "$work/snippets/$name" "$where"
 done <"$work/snippets/index"
 
 echo "readme-check: $passed passed, $failed failed"

@@ -186,7 +186,7 @@ func (d *moduleDecoder) mapping(n *yaml.Node, merged bool) error {
 		}
 		idx, ok := moduleFields[k.Value]
 		if !ok {
-			return errorAt(k, "unknown field %s", quote.Short(k.Value))
+			return errorAt(k, "unknown field %s%s", quote.Short(k.Value), blackboxHint(k.Value))
 		}
 		if first, set := d.lines[k.Value]; set {
 			if merged {
