@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -43,7 +42,6 @@ func main() {
 		timeoutOffset  = kingpin.Flag("timeout-offset", "Subtracted from the scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to get a probe's budget.").Default("0.5s").Duration()
 		historyLimit   = kingpin.Flag("history.limit", "Recent successes, and separately recent failures, shown on the landing page.").Default("100").Uint()
 		maxConcurrency = kingpin.Flag("probe.max-concurrency", "Probes allowed in flight; beyond it a probe fails at once with class local. 0 means no limit.").Default("10000").Uint()
-		parkAbove      = kingpin.Flag("probe.park-above", "Probes in flight beyond which /probe parks a request's plain HTTP/1.1 connection while its probe runs, and between requests, instead of keeping a goroutine and buffers for it (Linux). 0 parks every one, -1 none.").Default("256").Int()
 		logLevel       = kingpin.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error. Probe lines are debug.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat      = kingpin.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 		webFlags       = kingpinflag.AddFlags(kingpin.CommandLine, ":9847")
@@ -83,7 +81,6 @@ func main() {
 		TimeoutOffset:  *timeoutOffset,
 		HistoryLimit:   int(*historyLimit),
 		MaxConcurrency: int(*maxConcurrency),
-		ParkAbove:      *parkAbove,
 	})
 	if err := exporter.Reload(); err != nil {
 		os.Exit(1) // Reload has logged the error
@@ -97,15 +94,9 @@ func main() {
 		// file descriptors, in the same format as every other line.
 		ErrorLog: slog.NewLogLogger(slogger.Handler(), slog.LevelError),
 	}
-	served := make(chan error, 2)
+	served := make(chan error, 1)
 	go func() {
 		served <- web.ListenAndServe(server, webFlags, slogger)
-	}()
-	// Connections that /probe parked come back to the same server.
-	go func() {
-		if err := server.Serve(exporter.Listener()); !errors.Is(err, http.ErrServerClosed) {
-			served <- err
-		}
 	}()
 
 	for {
@@ -118,7 +109,7 @@ func main() {
 				continue
 			}
 			level.Info(logger).Log("msg", "Shutting down: waiting for probes in flight", "signal", sig)
-			shutdown(logger, server, exporter, exporter.MaxProbeTimeout()+time.Second)
+			shutdown(logger, server, exporter.MaxProbeTimeout()+time.Second)
 			if err := checker.Close(); err != nil {
 				level.Error(logger).Log("msg", "Error closing the prober", "err", err)
 			}
@@ -127,16 +118,12 @@ func main() {
 	}
 }
 
-// shutdown stops accepting connections and waits up to grace for the
-// requests in flight, parked ones included (probes end within their own
-// budget).
-func shutdown(logger log.Logger, server *http.Server, exporter *collector.Exporter, grace time.Duration) {
+// shutdown stops accepting connections, closes idle ones and waits up to
+// grace for the requests in flight (probes end within their own budget).
+func shutdown(logger log.Logger, server *http.Server, grace time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		level.Warn(logger).Log("msg", "Requests still running at shutdown", "err", err)
-	}
-	if err := exporter.Shutdown(ctx); err != nil {
+	if err := server.Shutdown(ctx); err != nil {
 		level.Warn(logger).Log("msg", "Requests still running at shutdown", "err", err)
 	}
 }

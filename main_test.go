@@ -21,24 +21,37 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// buildBinary builds synack_exporter once per test run.
-var buildBinary = sync.OnceValues(func() (string, error) {
+// buildBinary builds synack_exporter once per test run; buildRaceBinary
+// builds it with the race detector, for the tests that look for data
+// races in the serving path.
+var (
+	buildBinary     = sync.OnceValues(func() (string, error) { return build() })
+	buildRaceBinary = sync.OnceValues(func() (string, error) { return build("-race") })
+	builtDirs       []string // removed by TestMain
+	builtDirsMu     sync.Mutex
+)
+
+func build(flags ...string) (string, error) {
 	dir, err := os.MkdirTemp("", "synack_exporter_test")
 	if err != nil {
 		return "", err
 	}
+	builtDirsMu.Lock()
+	builtDirs = append(builtDirs, dir)
+	builtDirsMu.Unlock()
 	bin := filepath.Join(dir, "synack_exporter")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	args := append(append([]string{"build"}, flags...), "-o", bin, ".")
+	out, err := exec.Command("go", args...).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return bin, nil
-})
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := buildBinary(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
+	for _, dir := range builtDirs {
+		os.RemoveAll(dir)
 	}
 	os.Exit(code)
 }
@@ -52,10 +65,16 @@ type exporterProcess struct {
 
 func startExporter(t *testing.T, dir string, args ...string) *exporterProcess {
 	t.Helper()
+	return startBuilt(t, buildBinary, dir, args...)
+}
+
+// startBuilt runs the binary that build returns in dir.
+func startBuilt(t *testing.T, build func() (string, error), dir string, args ...string) *exporterProcess {
+	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the end-to-end test checks half-open probes, which need Linux")
 	}
-	bin, err := buildBinary()
+	bin, err := build()
 	if err != nil {
 		t.Fatal(err)
 	}

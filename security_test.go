@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,8 +18,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/seed-5ff58b3a/synack_exporter/internal/loopback"
 )
 
 // The basic auth user of the web config below. The hash is bcrypt, cost
@@ -155,91 +152,5 @@ func writePEM(t *testing.T, path, kind string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestBasicAuthOnParkedConnections: a connection that /probe parked and
-// that comes back for its next request still goes through
-// --web.config.file's basic auth: parking hands connections back to the
-// same server, behind the same checks.
-func TestBasicAuthOnParkedConnections(t *testing.T) {
-	dir := t.TempDir()
-	webConfig := filepath.Join(dir, "web-config.yml")
-	writeConfig(t, webConfig, fmt.Sprintf("basic_auth_users:\n  %s: %s\n", testUser, testHash))
-	p := startExporter(t, dir, "--web.listen-address=127.0.0.1:0", "--web.config.file="+webConfig, "--probe.park-above=0")
-	addr := p.waitLog(t, listeningRE)
-	silent := loopback.Silent(t)
-
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	r := bufio.NewReader(conn)
-	// roundTrip writes one request on conn and reads its answer.
-	roundTrip := func(path string, auth bool, header ...string) (int, string) {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if auth {
-			req.SetBasicAuth(testUser, testPassword)
-		}
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		if err := req.Write(conn); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(r, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, string(body)
-	}
-
-	// The probe parks: poll /metrics on another connection while it runs.
-	type answer struct {
-		status int
-		body   string
-	}
-	probed := make(chan answer, 1)
-	go func() {
-		// A 1.5 s scrape timeout less the 0.5 s offset: a 1 s budget.
-		status, body := roundTrip("/probe?target="+silent.String(), true, "X-Prometheus-Scrape-Timeout-Seconds", "1.5")
-		probed <- answer{status, body}
-	}()
-	client := &http.Client{Timeout: 5 * time.Second}
-	parked := false
-	for deadline := time.Now().Add(5 * time.Second); !parked && time.Now().Before(deadline); {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
-		req.SetBasicAuth(testUser, testPassword)
-		if resp, err := client.Do(req); err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			parked = strings.Contains(string(body), `synack_exporter_parked_connections{state="probe"} 1`+"\n")
-		}
-		if !parked {
-			time.Sleep(10 * time.Millisecond) // polling interval
-		}
-	}
-	if !parked {
-		t.Fatal("the probe's connection was never parked")
-	}
-	a := <-probed
-	if a.status != 200 || !strings.Contains(a.body, `probe_tcp_error_class{class="timeout"} 1`) {
-		t.Fatalf("parked probe: %d %q, want 200 and a timeout", a.status, a.body)
-	}
-
-	// The same connection, back from parking: credentials still required.
-	if status, body := roundTrip("/metrics", false); status != 401 {
-		t.Errorf("no credentials on a connection back from parking: %d %q, want 401", status, body)
-	}
-	if status, body := roundTrip("/metrics", true); status != 200 || !strings.Contains(body, "synack_exporter_build_info") {
-		t.Errorf("credentials on a connection back from parking: %d, want 200 with metrics", status)
 	}
 }

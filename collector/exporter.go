@@ -36,10 +36,6 @@ type Options struct {
 	HistoryLimit int
 	// MaxConcurrency is how many probes may run at once; 0 means no limit.
 	MaxConcurrency int
-	// ParkAbove is how many probes may be in flight before /probe parks
-	// the connections of further ones (see park.go); negative never parks.
-	// Parking also needs Listener to be served.
-	ParkAbove int
 }
 
 // Exporter serves synack_exporter's HTTP surface.
@@ -50,7 +46,6 @@ type Exporter struct {
 	metrics  *selfMetrics
 	history  *history
 	mux      *http.ServeMux
-	park     *parking
 
 	inFlight atomic.Int64
 	lastID   atomic.Uint64
@@ -71,9 +66,7 @@ func New(opts Options) *Exporter {
 		registry: prometheus.NewRegistry(),
 		history:  newHistory(opts.HistoryLimit),
 	}
-	e.park = &parking{above: int64(opts.ParkAbove)}
-	e.park.back = newHandback(e.park.start)
-	e.metrics = newSelfMetrics(e.registry, &e.inFlight, e.park)
+	e.metrics = newSelfMetrics(e.registry, &e.inFlight)
 	e.mux = e.routes()
 	return e
 }

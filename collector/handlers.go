@@ -49,9 +49,6 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	timeout := probeTimeout(req.ScrapeTimeout, e.opts.TimeoutOffset, time.Duration(module.Timeout))
-	if e.parkProbe(w, r, req, module, timeout) {
-		return
-	}
 	rec, err := e.probe(r.Context(), req, module, timeout)
 	e.answer(w, req, rec, err)
 }

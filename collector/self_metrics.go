@@ -28,7 +28,7 @@ type selfMetrics struct {
 
 // newSelfMetrics registers the exporter's metrics, the Go and process
 // collectors and build_info in reg. inFlight is read at scrape time.
-func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64, park *parking) *selfMetrics {
+func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetrics {
 	m := &selfMetrics{
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "probes_total",
@@ -63,20 +63,11 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64, park *par
 		Namespace: namespace, Name: "probes_in_flight",
 		Help: "Probes running right now.",
 	}, func() float64 { return float64(inFlight.Load()) })
-	parked := func(state string, count func() int) prometheus.GaugeFunc {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "parked_connections",
-			Help:        "HTTP connections the exporter holds without a goroutine (see --probe.park-above): state=probe while their probe runs, state=idle while they wait for their next request.",
-			ConstLabels: prometheus.Labels{"state": state},
-		}, func() float64 { return float64(count()) })
-	}
 	m.rejected.WithLabelValues(reasonConcurrency)
 	m.rejected.WithLabelValues(reasonTargetDenied)
 	reg.MustRegister(
 		m.probes, m.failures, m.rejected, m.ackLeaks, m.moduleUnknown,
 		m.reloadOK, m.reloadTime, inFlightGauge,
-		parked("probe", func() int { n, _ := park.counts(); return n }),
-		parked("idle", func() int { _, n := park.counts(); return n }),
 		versioncollector.NewCollector(namespace),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
