@@ -4,6 +4,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,65 @@ type Module struct {
 	// DeniedTargets refuses the targets its entries cover, whatever
 	// AllowedTargets says.
 	DeniedTargets TargetPatterns `yaml:"denied_targets,omitempty"`
+
+	// Several checks per probe (see docs/several-checks.md). Zero values
+	// mean the defaults; NewModule leaves them zero so that /config shows
+	// only what was set.
+
+	// SYNCount is how many half-open checks each address gets per probe
+	// (1-100); 0 means 1.
+	SYNCount int `yaml:"syn_count,omitempty"`
+	// SYNInterval spaces the SYNs of those checks; nil means
+	// DefaultSYNInterval, 0 sends them all at once.
+	SYNInterval *model.Duration `yaml:"syn_interval,omitempty"`
+	// MinOpenRatio is the share of checks that must find the port open
+	// for probe_success 1 (0 < R <= 1); 0 means any one.
+	MinOpenRatio float64 `yaml:"min_open_ratio,omitempty"`
+	// Addresses is "one" (the default, also "") or "all": every address
+	// the host name resolves to.
+	Addresses string `yaml:"addresses,omitempty"`
+	// AddressLimit caps the addresses checked with addresses: all
+	// (1-256); 0 means DefaultAddressLimit.
+	AddressLimit int `yaml:"address_limit,omitempty"`
+	// Expect is the outcome probe_success wants: open (the default, also
+	// ""), closed, refused, timeout, unreachable or prohibited.
+	Expect string `yaml:"expect,omitempty"`
+}
+
+// Defaults of the fields for several checks per probe.
+const (
+	DefaultSYNInterval  = model.Duration(10 * time.Millisecond)
+	DefaultAddressLimit = 16
+)
+
+// Values of Module.Addresses.
+const (
+	AddressesOne = "one"
+	AddressesAll = "all"
+)
+
+// Plan returns how a probe with this module checks its target: with a
+// plan of one check (SeveralChecks false), the prober's Check does.
+func (m Module) Plan() prober.Plan {
+	expect, _ := prober.ParseExpect(cmp.Or(m.Expect, prober.ExpectOpen.String()))
+	interval := DefaultSYNInterval
+	if m.SYNInterval != nil {
+		interval = *m.SYNInterval
+	}
+	return prober.Plan{
+		SYNCount:     max(m.SYNCount, 1),
+		SYNInterval:  time.Duration(interval),
+		AllAddresses: m.Addresses == AddressesAll,
+		AddressLimit: cmp.Or(m.AddressLimit, DefaultAddressLimit),
+		Expect:       expect,
+		MinOpenRatio: m.MinOpenRatio,
+	}
+}
+
+// SeveralChecks reports whether a probe with this module makes more than
+// one check, and so answers with the metrics that sum them up.
+func (m Module) SeveralChecks() bool {
+	return m.SYNCount > 1 || m.Addresses == AddressesAll
 }
 
 // NewModule returns the module an empty entry (`name: {}`) gets: a 5s

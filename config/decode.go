@@ -127,7 +127,8 @@ func (m *Module) UnmarshalYAML(n *yaml.Node) error {
 	if err := d.mapping(n, false); err != nil {
 		return err
 	}
-	if err := m.validate(); err != nil {
+	given := func(field string) bool { _, ok := d.lines[field]; return ok }
+	if err := m.validateGiven(given); err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Line == 0 {
 			e.Line = d.lines[e.Field]
@@ -264,6 +265,9 @@ var durationType = reflect.TypeFor[model.Duration]()
 
 // typeName says in words what a field of type t takes.
 func typeName(t reflect.Type) string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	if t == durationType {
 		return "a duration such as 5s or 500ms"
 	}
@@ -272,6 +276,8 @@ func typeName(t reflect.Type) string {
 		return "true or false"
 	case reflect.Int, reflect.Int64:
 		return "an integer"
+	case reflect.Float64:
+		return "a number"
 	}
 	return "a string"
 }

@@ -28,6 +28,13 @@ const (
 // validate checks every field, in declaration order, and returns the first
 // problem as an *Error naming the field.
 func (m *Module) validate() error {
+	return m.validateGiven(func(string) bool { return false })
+}
+
+// validateGiven is validate for a module decoded from YAML: given says
+// which fields were written, so that a zero written out (syn_count: 0)
+// is checked rather than taken for the default.
+func (m *Module) validateGiven(given func(field string) bool) error {
 	switch {
 	case m.Timeout <= 0:
 		return invalid("timeout", "%s must be greater than zero", m.Timeout)
@@ -49,7 +56,7 @@ func (m *Module) validate() error {
 	case m.TOS < 0 || m.TOS > maxTOS:
 		return invalid("tos", "%d is out of range 0-%d", m.TOS, maxTOS)
 	}
-	return nil
+	return m.validateChecks(given)
 }
 
 // validateSource checks source_ip_address, alone and against the address

@@ -12,8 +12,18 @@ import (
 // Resolve picks the address to probe for host. Literals (with IPv6 zones)
 // skip DNS but still obey the family choice, as blackbox_exporter does.
 func (c *Checker) Resolve(ctx context.Context, host string, opts Options) (netip.Addr, error) {
+	addrs, err := c.lookup(ctx, host, opts)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return chooseAddr(host, addrs, opts)
+}
+
+// lookup returns host's addresses, asking DNS only for the family opts
+// allows when it allows one. A literal is its own only address.
+func (c *Checker) lookup(ctx context.Context, host string, opts Options) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return chooseAddr(host, []netip.Addr{ip}, opts)
+		return []netip.Addr{ip}, nil
 	}
 	network := "ip"
 	if !opts.IPProtocolFallback || opts.SourceIPAddress.IsValid() {
@@ -24,15 +34,15 @@ func (c *Checker) Resolve(ctx context.Context, host string, opts Options) (netip
 		var dnsErr *net.DNSError
 		switch {
 		case ctx.Err() != nil:
-			return netip.Addr{}, fmt.Errorf("resolving %q: %w (%w)", host, syscall.ETIMEDOUT, err)
+			return nil, fmt.Errorf("resolving %q: %w (%w)", host, syscall.ETIMEDOUT, err)
 		case network != "ip" && errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 			// Only one family was asked for; say which, since the name
 			// may well have addresses of the other.
-			return netip.Addr{}, fmt.Errorf("resolving %q: no %s address: %w", host, opts.preferred(), err)
+			return nil, fmt.Errorf("resolving %q: no %s address: %w", host, opts.preferred(), err)
 		}
-		return netip.Addr{}, fmt.Errorf("resolving %q: %w", host, err)
+		return nil, fmt.Errorf("resolving %q: %w", host, err)
 	}
-	return chooseAddr(host, addrs, opts)
+	return addrs, nil
 }
 
 func chooseAddr(host string, addrs []netip.Addr, opts Options) (netip.Addr, error) {

@@ -1,0 +1,210 @@
+package prober
+
+import (
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Summary is what the checks of one probe (see CheckMany) found
+// together. Its fields are filled by CheckMany; a Summary built by hand
+// needs Summarize.
+type Summary struct {
+	// Plan is the plan the checks followed.
+	Plan Plan
+	// DNS is the time spent resolving the host name.
+	DNS time.Duration
+	// Results are the checks made, round by round, each round in the
+	// order of Addresses. Rounds that the budget left no time for are
+	// missing, so there may be fewer than Plan asked for.
+	Results []Result
+	// Failure says why no check was made when Results is empty: a bad
+	// target, a name that did not resolve, a target the policy denied.
+	Failure Result
+	// Resolved counts the addresses the name had, of the families the
+	// options allow; Denied are those the policy refused, and Cut those
+	// beyond Plan.AddressLimit.
+	Resolved int
+	Denied   []netip.AddrPort
+	Cut      int
+
+	// The rest is computed from Results by Summarize.
+
+	// Addresses are the addresses checked, in the order checked.
+	Addresses []AddressSummary
+	// Classes counts the results of each class.
+	Classes [len(classNames)]int
+	// Lost counts the checks whose first SYN got no answer: those that
+	// timed out, and those answered only after the kernel re-sent the SYN.
+	Lost int
+	// SYNACK is the spread of SYNACK over the open results; RTT is the
+	// median of their kernel RTT. Both are zero when none is open.
+	SYNACK Spread
+	RTT    time.Duration
+	// SYNRetransmits is the sum over the results; ACKSent is true when any
+	// check let an ACK out.
+	SYNRetransmits uint32
+	ACKSent        bool
+	// Worst is the first result that is not open in the order of
+	// Results, or the first result when all are open, or Failure.
+	Worst Result
+	// FirstOpen is the index in Results of the first open result, -1
+	// when none is.
+	FirstOpen int
+	// Success is whether the checks met Plan's expectation.
+	Success bool
+}
+
+// Spread describes a set of durations.
+type Spread struct {
+	// Median is the middle value, or the mean of the two middle ones.
+	Median time.Duration
+	Min    time.Duration
+	Max    time.Duration
+	// Stddev is the population standard deviation.
+	Stddev time.Duration
+}
+
+// AddressSummary is how the checks of one address went.
+type AddressSummary struct {
+	Addr   netip.AddrPort
+	Checks int
+	Open   int
+	// Success is whether its checks alone met the Plan's expectation.
+	Success bool
+}
+
+// LossRatio is Lost over the checks made; 0 when none was.
+func (s *Summary) LossRatio() float64 {
+	if len(s.Results) == 0 {
+		return 0
+	}
+	return float64(s.Lost) / float64(len(s.Results))
+}
+
+// FirstOpenResult returns the first open result, if any: the answer whose
+// details (the peer's options, say) stand for the target.
+func (s *Summary) FirstOpenResult() (Result, bool) {
+	if s.FirstOpen < 0 {
+		return Result{}, false
+	}
+	return s.Results[s.FirstOpen], true
+}
+
+// Summarize computes the fields that follow from Results, Failure and
+// Plan.
+func (s *Summary) Summarize() { s.summarize() }
+
+func (s *Summary) summarize() {
+	s.Classes = [len(classNames)]int{}
+	s.Lost, s.SYNRetransmits, s.ACKSent = 0, 0, false
+	s.FirstOpen = -1
+	s.Worst = s.Failure
+	var synacks, rtts []time.Duration
+	for i, r := range s.Results {
+		s.Classes[r.Class]++
+		if lost(r) {
+			s.Lost++
+		}
+		s.SYNRetransmits += r.SYNRetransmits
+		s.ACKSent = s.ACKSent || r.ACKSent
+		if r.Success() {
+			synacks = append(synacks, r.SYNACK)
+			rtts = append(rtts, r.RTT)
+			if s.FirstOpen < 0 {
+				s.FirstOpen = i
+			}
+		}
+	}
+	s.SYNACK = spread(synacks)
+	s.RTT = spread(rtts).Median
+	s.Addresses = s.addressSummaries()
+	s.Success = s.judge(s.Results)
+	if len(s.Results) > 0 {
+		i := slices.IndexFunc(s.Results, func(r Result) bool { return !r.Success() })
+		s.Worst = s.Results[max(i, 0)]
+	}
+}
+
+// lost reports a check whose first SYN went unanswered. A refusal or an
+// ICMP error is an answer, not a loss.
+func lost(r Result) bool {
+	return r.Class == ClassTimeout || r.SYNRetransmits > 0
+}
+
+// addressSummaries groups Results by address, in the order the
+// addresses were first checked.
+func (s *Summary) addressSummaries() []AddressSummary {
+	var out []AddressSummary
+	byAddr := make(map[netip.AddrPort][]Result)
+	for _, r := range s.Results {
+		if _, seen := byAddr[r.Addr]; !seen {
+			out = append(out, AddressSummary{Addr: r.Addr})
+		}
+		byAddr[r.Addr] = append(byAddr[r.Addr], r)
+	}
+	for i := range out {
+		a := &out[i]
+		rs := byAddr[a.Addr]
+		a.Checks = len(rs)
+		for _, r := range rs {
+			if r.Success() {
+				a.Open++
+			}
+		}
+		a.Success = s.judge(rs)
+	}
+	return out
+}
+
+// judge decides whether results meet the Plan's expectation: with
+// Expect open, at least MinOpenRatio of them (or any one) open;
+// otherwise every one of them as expected. No result meets nothing.
+func (s *Summary) judge(results []Result) bool {
+	if len(results) == 0 {
+		return false
+	}
+	met := 0
+	for _, r := range results {
+		if s.Plan.Expect.Met(r.Class) {
+			met++
+		}
+	}
+	switch {
+	case s.Plan.Expect != ExpectOpen:
+		return met == len(results)
+	case s.Plan.MinOpenRatio <= 0:
+		return met > 0
+	}
+	// A small tolerance, so that 0.7 of 10 asks for 7, not for 7.000001.
+	return float64(met) >= s.Plan.MinOpenRatio*float64(len(results))-1e-9
+}
+
+// spread computes the Spread of ds, reordering ds.
+func spread(ds []time.Duration) Spread {
+	if len(ds) == 0 {
+		return Spread{}
+	}
+	slices.Sort(ds)
+	n := len(ds)
+	median := ds[n/2]
+	if n%2 == 0 {
+		median = ds[n/2-1] + (ds[n/2]-ds[n/2-1])/2
+	}
+	var sum float64
+	for _, d := range ds {
+		sum += float64(d)
+	}
+	mean := sum / float64(n)
+	var sq float64
+	for _, d := range ds {
+		sq += (float64(d) - mean) * (float64(d) - mean)
+	}
+	return Spread{
+		Median: median,
+		Min:    ds[0],
+		Max:    ds[n-1],
+		Stddev: time.Duration(math.Round(math.Sqrt(sq / float64(n)))),
+	}
+}
