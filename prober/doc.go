@@ -10,6 +10,10 @@
 // closes sockets that answered, so the RST leaves well before the kernel's
 // delayed ACK (about 200 ms) would.
 //
+// After a SYN-ACK, Result.Peer holds what the answer said about the target,
+// read from the same TCP_INFO: its MSS, window, window scale and the
+// options both sides agreed on (docs/fingerprint.md).
+//
 // On systems other than Linux a Checker falls back to a full connect and
 // says so in Result.Mode.
 package prober

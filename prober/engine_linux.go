@@ -457,6 +457,7 @@ func openResult(info *unix.TCPInfo, synack time.Duration) Result {
 		// Every segment so far is the SYN or a retransmission of it,
 		// unless the handshake's ACK already left.
 		ACKSent: info.Segs_out > 1+info.Total_retrans,
+		Peer:    peerOf(info),
 	}
 }
 

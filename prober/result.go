@@ -81,6 +81,9 @@ type Result struct {
 	// ACKSent is true when the kernel had sent an ACK before the RST, so
 	// the target saw a completed connection. It should never happen.
 	ACKSent bool
+	// Peer is what the SYN-ACK said about the target (MSS, window,
+	// options). Known only when Class is open and Mode is half-open.
+	Peer Peer
 }
 
 // Success reports whether the target answered with a SYN-ACK.

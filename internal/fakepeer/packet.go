@@ -73,11 +73,38 @@ type Packet struct {
 	Flags    Flags
 	Seq, Ack uint32
 	Window   uint16
-	// MSS is the value of the MSS option, 0 when absent.
-	MSS uint16
+	// Options are the TCP options this package knows (p.MSS is the MSS
+	// option, 0 when absent).
+	Options
 	// PayloadLen is the number of TCP data bytes.
 	PayloadLen int
 }
+
+// Options are the TCP options of a handshake that the peer reads from a
+// SYN and writes into its SYN-ACK.
+type Options struct {
+	// MSS is the value of the MSS option, 0 when absent.
+	MSS uint16
+	// SACKPermitted is the SACK-permitted option.
+	SACKPermitted bool
+	// WindowScale is the shift of the window scale option, present when
+	// ScaleWindow is true.
+	ScaleWindow bool
+	WindowScale uint8
+	// Timestamps is the timestamp option, with its TSval and TSecr.
+	Timestamps   bool
+	TSval, TSecr uint32
+}
+
+// TCP option kinds (RFC 9293, RFC 2018, RFC 7323) and their lengths.
+const (
+	optEnd           = 0
+	optNOP           = 1
+	optMSS           = 2
+	optWindowScale   = 3
+	optSACKPermitted = 4
+	optTimestamps    = 8
+)
 
 // IsSYN reports whether p opens a connection: SYN without ACK, as in a
 // first SYN or its retransmission.
@@ -165,39 +192,74 @@ func parseTCP(p Packet, b []byte) (Packet, bool) {
 	p.Ack = binary.BigEndian.Uint32(b[8:12])
 	p.Flags = Flags(b[13])
 	p.Window = binary.BigEndian.Uint16(b[14:16])
-	p.MSS = optionMSS(b[20:off])
+	p.Options = parseOptions(b[20:off])
 	p.PayloadLen = len(b) - off
 	return p, true
 }
 
-// optionMSS finds the MSS option (kind 2, length 4) among TCP options.
-func optionMSS(opts []byte) uint16 {
+// parseOptions reads the options it knows from a TCP header's option
+// bytes, and stops at the end option or at one it cannot walk past.
+func parseOptions(opts []byte) Options {
+	var o Options
 	for len(opts) > 0 {
 		switch opts[0] {
-		case 0: // end of options
-			return 0
-		case 1: // no-op
+		case optEnd:
+			return o
+		case optNOP:
 			opts = opts[1:]
 			continue
 		}
 		if len(opts) < 2 || opts[1] < 2 || int(opts[1]) > len(opts) {
-			return 0
+			return o
 		}
-		if opts[0] == 2 && opts[1] == 4 {
-			return binary.BigEndian.Uint16(opts[2:4])
+		switch kind, v := opts[0], opts[2:opts[1]]; {
+		case kind == optMSS && len(v) == 2:
+			o.MSS = binary.BigEndian.Uint16(v)
+		case kind == optWindowScale && len(v) == 1:
+			o.ScaleWindow, o.WindowScale = true, v[0]
+		case kind == optSACKPermitted && len(v) == 0:
+			o.SACKPermitted = true
+		case kind == optTimestamps && len(v) == 8:
+			o.Timestamps = true
+			o.TSval, o.TSecr = binary.BigEndian.Uint32(v[0:4]), binary.BigEndian.Uint32(v[4:8])
 		}
 		opts = opts[opts[1]:]
 	}
-	return 0
+	return o
+}
+
+// appendOptions appends o as TCP option bytes laid out as Linux lays out
+// a SYN-ACK's, padded with no-ops to a multiple of 4 bytes.
+func appendOptions(b []byte, o Options) []byte {
+	if o.MSS != 0 {
+		b = binary.BigEndian.AppendUint16(append(b, optMSS, 4), o.MSS)
+	}
+	switch {
+	case o.Timestamps && o.SACKPermitted:
+		b = append(b, optSACKPermitted, 2)
+	case o.SACKPermitted:
+		b = append(b, optNOP, optNOP, optSACKPermitted, 2)
+	case o.Timestamps:
+		b = append(b, optNOP, optNOP)
+	}
+	if o.Timestamps {
+		b = binary.BigEndian.AppendUint32(append(b, optTimestamps, 10), o.TSval)
+		b = binary.BigEndian.AppendUint32(b, o.TSecr)
+	}
+	if o.ScaleWindow {
+		b = append(b, optNOP, optWindowScale, 3, o.WindowScale)
+	}
+	for len(b)%4 != 0 {
+		b = append(b, optNOP)
+	}
+	return b
 }
 
 // buildTCP returns an IP packet from src to dst carrying a TCP header
-// without payload, and with an MSS option when mss is not 0.
-func buildTCP(src, dst netip.AddrPort, flags Flags, seq, ack uint32, window, mss uint16) []byte {
-	tcpLen := 20
-	if mss != 0 {
-		tcpLen += 4
-	}
+// with the options opts and without payload.
+func buildTCP(src, dst netip.AddrPort, flags Flags, seq, ack uint32, window uint16, opts Options) []byte {
+	optBytes := appendOptions(nil, opts)
+	tcpLen := 20 + len(optBytes)
 	b, tcp := ipHeader(src.Addr(), dst.Addr(), protoTCP, tcpLen)
 	binary.BigEndian.PutUint16(tcp[0:2], src.Port())
 	binary.BigEndian.PutUint16(tcp[2:4], dst.Port())
@@ -206,10 +268,7 @@ func buildTCP(src, dst netip.AddrPort, flags Flags, seq, ack uint32, window, mss
 	tcp[12] = byte(tcpLen/4) << 4
 	tcp[13] = byte(flags)
 	binary.BigEndian.PutUint16(tcp[14:16], window)
-	if mss != 0 {
-		tcp[20], tcp[21] = 2, 4
-		binary.BigEndian.PutUint16(tcp[22:24], mss)
-	}
+	copy(tcp[20:], optBytes)
 	sum := pseudoHeaderSum(src.Addr(), dst.Addr(), protoTCP, tcpLen)
 	binary.BigEndian.PutUint16(tcp[16:18], fold(sum, tcp))
 	return b

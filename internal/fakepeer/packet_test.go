@@ -21,17 +21,39 @@ func TestBuildParseTCP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src, dst := netip.MustParseAddrPort(tt.src), netip.MustParseAddrPort(tt.dst)
-			b := buildTCP(src, dst, tt.flags, 7, 8, 9, tt.mss)
+			b := buildTCP(src, dst, tt.flags, 7, 8, 9, Options{MSS: tt.mss})
 			p, ok := parse(b)
 			if !ok {
 				t.Fatalf("parse(%x) failed", b)
 			}
-			want := Packet{Proto: protoTCP, Src: src, Dst: dst, Flags: tt.flags, Seq: 7, Ack: 8, Window: 9, MSS: tt.mss}
+			want := Packet{Proto: protoTCP, Src: src, Dst: dst, Flags: tt.flags, Seq: 7, Ack: 8, Window: 9, Options: Options{MSS: tt.mss}}
 			if p != want {
 				t.Fatalf("parsed %+v, want %+v", p, want)
 			}
 			verifyChecksums(t, b)
 		})
+	}
+}
+
+func TestOptionsRoundTrip(t *testing.T) {
+	src, dst := netip.MustParseAddrPort("198.18.0.2:80"), netip.MustParseAddrPort("198.18.0.1:40000")
+	for _, o := range []Options{
+		{},
+		{MSS: 536},
+		{MSS: 1000, SACKPermitted: true, Timestamps: true, TSval: 0xdeadbeef, TSecr: 7, ScaleWindow: true, WindowScale: 7},
+		{SACKPermitted: true},
+		{Timestamps: true, TSval: 1, TSecr: 2},
+		{MSS: 1460, ScaleWindow: true},
+	} {
+		b := buildTCP(src, dst, SYN|ACK, 1, 2, 3, o)
+		p, ok := parse(b)
+		if !ok || p.Options != o {
+			t.Errorf("options %+v came back as %+v (ok %v) from %x", o, p.Options, ok, b)
+		}
+		if hdr := int(b[20+12]>>4) * 4; hdr%4 != 0 || hdr != len(b)-20 {
+			t.Errorf("options %+v: header length %d in a %d-byte segment", o, hdr, len(b)-20)
+		}
+		verifyChecksums(t, b)
 	}
 }
 
@@ -41,7 +63,7 @@ func TestBuildUnreachable(t *testing.T) {
 		{"[fd00:198:18::1]:40000", "[fd00:198:18::2]:82"},
 	} {
 		src, dst := netip.MustParseAddrPort(tt.src), netip.MustParseAddrPort(tt.dst)
-		syn := buildTCP(src, dst, SYN, 1, 0, 64240, 1460)
+		syn := buildTCP(src, dst, SYN, 1, 0, 64240, Options{MSS: 1460})
 		b := buildUnreachable(dst.Addr(), syn, src.Addr(), 3)
 		hdr := 20
 		if src.Addr().Is6() {
@@ -112,8 +134,10 @@ func TestPredicates(t *testing.T) {
 
 // FuzzParse feeds parse what a TUN device could hand it: anything.
 func FuzzParse(f *testing.F) {
-	f.Add(buildTCP(netip.MustParseAddrPort("198.18.0.1:1"), netip.MustParseAddrPort("198.18.0.2:2"), SYN, 1, 0, 1, 1460))
-	f.Add(buildTCP(netip.MustParseAddrPort("[fd00::1]:1"), netip.MustParseAddrPort("[fd00::2]:2"), SYN, 1, 0, 1, 1460))
+	f.Add(buildTCP(netip.MustParseAddrPort("198.18.0.1:1"), netip.MustParseAddrPort("198.18.0.2:2"), SYN, 1, 0, 1, Options{MSS: 1460}))
+	f.Add(buildTCP(netip.MustParseAddrPort("[fd00::1]:1"), netip.MustParseAddrPort("[fd00::2]:2"), SYN, 1, 0, 1, Options{MSS: 1460}))
+	f.Add(buildTCP(netip.MustParseAddrPort("198.18.0.1:1"), netip.MustParseAddrPort("198.18.0.2:2"), SYN, 1, 0, 1,
+		Options{MSS: 1, SACKPermitted: true, Timestamps: true, ScaleWindow: true, WindowScale: 14}))
 	f.Add([]byte{0x45})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, ok := parse(b)

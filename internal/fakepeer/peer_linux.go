@@ -59,6 +59,18 @@ type Config struct {
 	Answer func(synIndex int, p Packet) (delay time.Duration, answer bool)
 	// MSS is announced in the SYN-ACK; 0 means DefaultMSS.
 	MSS uint16
+	// The rest of the SYN-ACK: its window (0 means 65535); NoMSS leaves
+	// the MSS option out. SACK, Timestamps, ScaleWindow (with the shift
+	// WindowScale) and ECN agree to each, but only when the SYN offered
+	// it, as a real peer does; the timestamp option echoes the SYN's
+	// TSval.
+	Window      uint16
+	NoMSS       bool
+	SACK        bool
+	Timestamps  bool
+	ScaleWindow bool
+	WindowScale uint8
+	ECN         bool
 	// Local4 and Local6 are the prober's addresses on the TUN device, and
 	// their prefixes are routed through it; zero means DefaultLocal4 and
 	// DefaultLocal6. Two peers in one namespace need different ones.
@@ -362,7 +374,11 @@ func (p *Peer) build(r reply, syn Packet, raw []byte) ([]byte, Packet) {
 	rec := Packet{FromPeer: true, Proto: protoTCP, Src: syn.Dst, Dst: syn.Src, Window: window}
 	switch r {
 	case synAck:
-		rec.Flags, rec.Seq, rec.Ack, rec.MSS = SYN|ACK, rand.Uint32(), syn.Seq+1, p.cfg.MSS
+		rec.Flags, rec.Seq, rec.Ack = SYN|ACK, rand.Uint32(), syn.Seq+1
+		rec.Window, rec.Options = p.cfg.synAckOptions(syn)
+		if p.cfg.ECN && syn.Flags.Has(ECE|CWR) {
+			rec.Flags |= ECE // RFC 3168 6.1.1
+		}
 	case reset:
 		// A closed port's answer to a SYN (RFC 9293 3.10.7.1): RST|ACK
 		// acknowledging the SYN, sequence number 0.
@@ -382,7 +398,27 @@ func (p *Peer) build(r reply, syn Packet, raw []byte) ([]byte, Packet) {
 		rec = Packet{FromPeer: true, Proto: rec.Proto, Src: syn.Dst, Dst: syn.Src}
 		return buildUnreachable(syn.Dst.Addr(), slices.Clone(raw), syn.Src.Addr(), code), rec
 	}
-	return buildTCP(rec.Src, rec.Dst, rec.Flags, rec.Seq, rec.Ack, rec.Window, rec.MSS), rec
+	return buildTCP(rec.Src, rec.Dst, rec.Flags, rec.Seq, rec.Ack, rec.Window, rec.Options), rec
+}
+
+// synAckOptions returns the window and the options of the SYN-ACK to syn.
+func (c Config) synAckOptions(syn Packet) (uint16, Options) {
+	w := c.Window
+	if w == 0 {
+		w = window
+	}
+	var o Options
+	if !c.NoMSS {
+		o.MSS = c.MSS
+	}
+	o.SACKPermitted = c.SACK && syn.SACKPermitted
+	if c.Timestamps && syn.Timestamps {
+		o.Timestamps, o.TSval, o.TSecr = true, rand.Uint32(), syn.TSval
+	}
+	if c.ScaleWindow && syn.ScaleWindow {
+		o.ScaleWindow, o.WindowScale = true, c.WindowScale
+	}
+	return w, o
 }
 
 // send logs and writes one packet. os.File serialises concurrent writes,
