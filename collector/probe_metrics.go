@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"fmt"
 	"hash/fnv"
 	"net/netip"
 	"slices"
@@ -55,22 +56,27 @@ var (
 		"1 for the class of failure that happened (refused, timeout, unreachable, prohibited, resolve, local, other), 0 for the others; all 0 on success.")
 )
 
-// errorClassSeries are the series of probe_tcp_error_class, in the order
-// of their label values, each rendered up to its value.
-var errorClassSeries = func() []classSeries {
-	classes := slices.SortedFunc(slices.Values(prober.FailureClasses), func(a, b prober.Class) int {
+// errorClassSeries are the series of probe_tcp_error_class.
+var errorClassSeries = seriesByLabel(errorClassGauge, "class", prober.FailureClasses)
+
+// labelSeries is one series of a gauge with one label, rendered up to its
+// value, and the key its label value names.
+type labelSeries[K fmt.Stringer] struct {
+	key    K
+	prefix string
+}
+
+// seriesByLabel renders one series of g per key, in the order of their
+// label values, as a registry sorts them.
+func seriesByLabel[K fmt.Stringer](g gauge, label string, keys []K) []labelSeries[K] {
+	keys = slices.SortedFunc(slices.Values(keys), func(a, b K) int {
 		return strings.Compare(a.String(), b.String())
 	})
-	series := make([]classSeries, len(classes))
-	for i, c := range classes {
-		series[i] = classSeries{c, errorClassGauge.name + `{class="` + c.String() + `"} `}
+	series := make([]labelSeries[K], len(keys))
+	for i, k := range keys {
+		series[i] = labelSeries[K]{k, g.name + "{" + label + `="` + k.String() + `"} `}
 	}
 	return series
-}()
-
-type classSeries struct {
-	class  prober.Class
-	prefix string
 }
 
 // metricsContentType is what a registry behind promhttp answers a
@@ -95,8 +101,9 @@ func (rec *probeRecord) appendMetrics(b []byte) []byte {
 	b = appendSample(b, errnoGauge, float64(r.Errno))
 	b = append(b, errorClassGauge.header...)
 	for _, s := range errorClassSeries {
-		b = appendValue(append(b, s.prefix...), boolFloat(r.Class == s.class))
+		b = appendValue(append(b, s.prefix...), boolFloat(r.Class == s.key))
 	}
+	b = appendPeerMetrics(b, r.Peer)
 	if r.Success() {
 		b = appendSample(b, rttGauge, r.RTT.Seconds())
 	}

@@ -30,10 +30,13 @@ func TestAppendMetricsCanonical(t *testing.T) {
 		{"open IPv4", probeRecord{Timeout: 5 * time.Second, Duration: 1234567 * time.Nanosecond, Result: prober.Result{
 			Class: prober.ClassOpen, Addr: netip.MustParseAddrPort("127.0.0.1:22"),
 			DNS: 3 * time.Microsecond, SYNACK: 55 * time.Microsecond, RTT: 41 * time.Microsecond,
+			Peer: prober.Peer{MSS: 65495, Window: 65483, HasWindow: true, WindowScale: 7,
+				Options: prober.OptionTimestamps | prober.OptionSACK | prober.OptionWindowScale | prober.OptionECN},
 		}}},
 		{"open IPv6 after a retransmit", probeRecord{Timeout: 9500 * time.Millisecond, Duration: time.Second, Result: prober.Result{
 			Class: prober.ClassOpen, Addr: netip.MustParseAddrPort("[fd00:198:18::2]:443"),
 			SYNACK: 1002 * time.Millisecond, RTT: 2 * time.Millisecond, SYNRetransmits: 1,
+			Peer: prober.Peer{MSS: 1220},
 		}}},
 		{"timeout", probeRecord{Timeout: time.Second, Duration: time.Second + time.Microsecond, Result: prober.Result{
 			Class: prober.ClassTimeout, Errno: syscall.ETIMEDOUT, Addr: netip.MustParseAddrPort("198.18.0.9:9"),
@@ -64,6 +67,15 @@ func TestAppendMetricsCanonical(t *testing.T) {
 			wantFamilies := 10
 			if tt.rec.Result.Success() {
 				wantFamilies += 2 // synack and rtt
+			}
+			if peer := tt.rec.Result.Peer; peer.Known() {
+				wantFamilies += 3 // handshake hash, MSS, options
+				if peer.HasWindow {
+					wantFamilies++
+				}
+				if peer.Has(prober.OptionWindowScale) {
+					wantFamilies++
+				}
 			}
 			if !tt.rec.Result.Addr.IsValid() {
 				wantFamilies-- // no address hash

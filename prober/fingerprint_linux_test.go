@@ -54,6 +54,12 @@ func TestPeerFromFakePeer(t *testing.T) {
 			false, Peer{MSS: 512 + 12, Window: 1024, HasWindow: true, Options: OptionTimestamps}},
 		{"window below 536", fakepeer.Config{MSS: 1460, Window: 300},
 			false, Peer{MSS: 300, Window: 300, HasWindow: true}},
+		// RFC 7323 allows 14 at most; the kernel takes a larger shift as 14.
+		{"window scale 15", fakepeer.Config{MSS: 1460, ScaleWindow: true, WindowScale: 15, Window: 4096},
+			false, Peer{MSS: 1460, Window: 4096, HasWindow: true, WindowScale: 14, Options: OptionWindowScale}},
+		// The kernel sends no segment below 48 bytes (TCP_MIN_SND_MSS).
+		{"MSS 40", fakepeer.Config{MSS: 40, Window: 4096},
+			false, Peer{MSS: 48, Window: 4096, HasWindow: true}},
 		{"window scale 0", fakepeer.Config{MSS: 1460, ScaleWindow: true, Window: 64240},
 			false, Peer{MSS: 1460, Window: 64240, HasWindow: true, Options: OptionWindowScale}},
 	}

@@ -5,7 +5,8 @@
 // The kernel routes the peer's addresses (198.18.0.2 and fd00:198:18::2 by
 // default) through the TUN device; the peer reads the prober's raw IP
 // packets from it, logs them with the time it read them, and writes its
-// answers back: a SYN-ACK for an open port after a chosen delay, an RST
+// answers back: a SYN-ACK for an open port after a chosen delay (with a
+// chosen MSS, window and options), an RST
 // for a closed one, an ICMP error for an unreachable one, nothing for any
 // other. It never completes a handshake and never sends data, so a test
 // can assert "SYN, then RST, never a bare ACK" and compare the latency
