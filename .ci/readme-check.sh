@@ -40,11 +40,19 @@ done
 command -v promtool >/dev/null || { echo "readme-check: promtool is needed (Debian: prometheus)" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/readme-check.XXXXXX")
-server_pid=
+# start_exporter runs inside check's command substitution, a subshell, so
+# the exporter's pid goes through a file. It must be stopped here: it would
+# otherwise outlive the script and keep the caller's inherited descriptors
+# (a flock, a pipe) open.
 cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
+	local pid
+	if pid=$(cat "$work/exporter.pid" 2>/dev/null); then
+		kill "$pid" 2>/dev/null
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null
 	fi
 	rm -rf "$work"
 }
@@ -187,8 +195,8 @@ start_exporter() {
 	port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	mkdir -p "$work/cwd"
 	# From an empty directory: README's first probes use the embedded config.
-	(cd "$work/cwd" && exec "$work/synack_exporter" --web.listen-address="127.0.0.1:$port") >"$work/exporter.log" 2>&1 &
-	server_pid=$!
+	(cd "$work/cwd" && exec "$work/synack_exporter" --web.listen-address="127.0.0.1:$port") >"$work/exporter.log" 2>&1 </dev/null &
+	echo $! >"$work/exporter.pid"
 	for _ in $(seq 100); do
 		curl -sf "http://127.0.0.1:$port/-/healthy" >/dev/null && { echo "$port" >"$work/port"; return 0; }
 		sleep 0.1
