@@ -20,10 +20,9 @@ type Resolver interface {
 
 // engine is the platform's way of making one check of a resolved address.
 type engine interface {
-	check(ctx context.Context, addr netip.AddrPort, opts Options) Result
 	// begin starts a check and returns its result with ok true when it
-	// is known at once; otherwise done gets it later, once, on a
-	// goroutine of its own.
+	// is known at once; otherwise done gets it later, exactly once. done
+	// may be called by the engine's own loop and must not block.
 	begin(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (r Result, ok bool)
 	close() error
 }
@@ -98,6 +97,12 @@ func (c *Checker) Begin(ctx context.Context, target string, opts Options, done f
 // ok false means done gets the result once, on a goroutine of its own.
 // One goroutine can start many checks this way through one Checker.
 func (c *Checker) BeginAddr(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (r Result, ok bool) {
+	return c.begin(ctx, addr, opts, func(r Result) { go done(r) })
+}
+
+// begin starts a check of addr in the engine. answer, called when ok is
+// false, runs on the engine's loop and must not block.
+func (c *Checker) begin(ctx context.Context, addr netip.AddrPort, opts Options, answer func(Result)) (r Result, ok bool) {
 	if err := ctx.Err(); err != nil {
 		r := contextFailure(err)
 		r.Addr = addr
@@ -105,7 +110,7 @@ func (c *Checker) BeginAddr(ctx context.Context, addr netip.AddrPort, opts Optio
 	}
 	r, ok = c.eng.begin(ctx, addr, opts, func(r Result) {
 		r.Addr = addr
-		done(r)
+		answer(r)
 	})
 	r.Addr = addr
 	return r, ok
@@ -142,12 +147,12 @@ func (c *Checker) address(ctx context.Context, target string, opts Options) (add
 	return addr, dns, Result{}, true
 }
 
-// CheckAddr checks one address without resolving anything.
+// CheckAddr checks one address without resolving anything. It is a
+// wait over the same path as BeginAddr.
 func (c *Checker) CheckAddr(ctx context.Context, addr netip.AddrPort, opts Options) Result {
-	if err := ctx.Err(); err != nil {
-		r := contextFailure(err)
-		r.Addr = addr
+	answer := make(chan Result, 1)
+	if r, ok := c.begin(ctx, addr, opts, func(r Result) { answer <- r }); ok {
 		return r
 	}
-	return c.eng.check(ctx, addr, opts)
+	return <-answer
 }

@@ -22,27 +22,22 @@ const firstToken = 1
 const maxEvents = 256
 
 // pending is one check between connect() and its answer. Whoever removes
-// it from epollEngine.checks owns its fd and must close it.
+// it from epollEngine.checks owns its fd, closes it, and calls finish.
 type pending struct {
 	token uint64
 	fd    int
 	sent  time.Time
-	// A check has a waiting caller (done, buffered: the loop never blocks
-	// on a caller) or, made by begin, a callback (notify) and the stop of
-	// the context.AfterFunc that ends it at its deadline.
-	done   chan Result
-	notify func(Result)
-	stop   func() bool
+	// done gets the result; the loop calls it, so it must not block.
+	done func(Result)
+	// stop cancels the context.AfterFunc that ends the check with its
+	// context (see expire).
+	stop func() bool
 }
 
-// deliver hands p's result to whoever waits for it, without blocking.
-func (p *pending) deliver(r Result) {
-	if p.notify == nil {
-		p.done <- r
-		return
-	}
+// finish hands p's result to its caller.
+func (p *pending) finish(r Result) {
 	p.stop()
-	go p.notify(r)
+	p.done(r)
 }
 
 // epollEngine runs every check of a Checker through one epoll instance.
@@ -113,113 +108,69 @@ func tokenOf(ev *unix.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
-func (e *epollEngine) check(ctx context.Context, addr netip.AddrPort, opts Options) Result {
-	r := e.start(ctx, addr, opts)
-	r.Addr = addr
-	return r
-}
-
-func (e *epollEngine) start(ctx context.Context, addr netip.AddrPort, opts Options) Result {
-	select {
-	case e.setupSlots <- struct{}{}:
-	case <-ctx.Done():
-		return contextFailure(ctx.Err())
-	}
-	p, r, ok := e.connect(ctx, addr, opts, nil)
-	<-e.setupSlots
-	if !ok {
-		return r
-	}
-	return e.wait(ctx, p)
-}
-
 func (e *epollEngine) begin(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (Result, bool) {
 	select {
 	case e.setupSlots <- struct{}{}:
 	case <-ctx.Done():
-		r := contextFailure(ctx.Err())
-		return r, true
+		return contextFailure(ctx.Err()), true
 	}
-	_, r, ok := e.connect(ctx, addr, opts, done)
+	r, ok := e.connect(ctx, addr, opts, done)
 	<-e.setupSlots
-	return r, !ok
+	return r, ok
 }
 
 // connect opens and connects a socket and hands it to the loop. ok is
-// false when the check already has its result r. With notify, the check
-// ends by itself when ctx does (see expire); without, its caller waits.
-func (e *epollEngine) connect(ctx context.Context, addr netip.AddrPort, opts Options, notify func(Result)) (p *pending, r Result, ok bool) {
+// true when the check already has its result r; otherwise done gets it
+// once: from the loop, or from expire when ctx ends first.
+func (e *epollEngine) connect(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (r Result, ok bool) {
 	fd, err := openSocket(addr, opts)
 	if err != nil {
-		return nil, failure(ClassLocal, err), false
+		return failure(ClassLocal, err), true
 	}
 	sa, err := sockaddr(addr, familyOfFd(addr))
 	if err != nil {
 		unix.Close(fd)
-		return nil, failure(ClassLocal, err), false
+		return failure(ClassLocal, err), true
 	}
-	p = &pending{fd: fd}
+	p := &pending{fd: fd, done: done}
 	p.sent = time.Now()
 	err = unix.Connect(fd, sa)
 	switch {
 	case err == nil || errors.Is(err, unix.EINPROGRESS):
 		if r, ok := answerEarly(fd, p.sent); ok {
-			return nil, r, false
+			return r, true
 		}
 	default:
 		unix.Close(fd)
-		return nil, connectFailure(os.NewSyscallError("connect", err)), false
+		return connectFailure(os.NewSyscallError("connect", err)), true
 	}
-	if notify == nil {
-		p.done = make(chan Result, 1)
-	} else {
-		// Set before the loop can see p. The deadline's expire waits until
-		// register has returned: p is in the map from before its
-		// epoll_ctl, and an expire in between would close the fd under
-		// it (and register would then fail, or close a number that is
-		// already someone else's). A ctx already ended fires at once
-		// and so expires p right after register.
-		p.notify = notify
-		registered := make(chan struct{})
-		defer close(registered)
-		q := p // p, a named result, is nil on the failure paths
-		p.stop = context.AfterFunc(ctx, func() {
-			<-registered
-			e.expire(ctx, q)
-		})
-	}
+	// Set before the loop can see p. The context's expire waits until
+	// register has returned: p is in the map from before its epoll_ctl,
+	// and an expire in between would close the fd under it (and register
+	// would then fail, or add a number that is already someone else's).
+	// A ctx already ended fires at once and so expires p right after
+	// register.
+	registered := make(chan struct{})
+	defer close(registered)
+	p.stop = context.AfterFunc(ctx, func() {
+		<-registered
+		e.expire(ctx, p)
+	})
 	if err := e.register(p); err != nil {
-		if p.stop != nil {
-			p.stop()
-		}
+		p.stop()
 		unix.Close(fd)
-		return nil, failure(ClassLocal, err), false
+		return failure(ClassLocal, err), true
 	}
-	return p, Result{}, true
+	return Result{}, false
 }
 
-// expire ends a check made by begin whose ctx ended, unless the loop
-// has already taken its answer.
+// expire ends a check whose ctx ended, unless the loop has already taken
+// its answer.
 func (e *epollEngine) expire(ctx context.Context, p *pending) {
 	if ackSent, ok := e.abandon(p); ok {
 		r := contextFailure(ctx.Err())
 		r.ACKSent = ackSent
-		go p.notify(r)
-	}
-}
-
-// wait blocks until the loop answers p or ctx ends.
-func (e *epollEngine) wait(ctx context.Context, p *pending) Result {
-	select {
-	case r := <-p.done:
-		return r
-	case <-ctx.Done():
-		if ackSent, ok := e.abandon(p); ok {
-			r := contextFailure(ctx.Err())
-			r.ACKSent = ackSent
-			return r
-		}
-		return <-p.done
+		p.done(r)
 	}
 }
 
@@ -390,7 +341,7 @@ func (e *epollEngine) drain(d *drainer) error {
 	}
 	e.mu.Unlock()
 	for i, p := range d.ready {
-		p.deliver(answered(p.fd, d.kinds[i], p.sent, now))
+		p.finish(answered(p.fd, d.kinds[i], p.sent, now))
 	}
 	return nil
 }
@@ -491,7 +442,7 @@ func (e *epollEngine) shutdown(cause error) {
 	e.fdsMu.Unlock()
 	for _, p := range left {
 		unix.Close(p.fd)
-		p.deliver(failure(ClassLocal, cause))
+		p.finish(failure(ClassLocal, cause))
 	}
 }
 

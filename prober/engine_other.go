@@ -21,11 +21,11 @@ var _ engine = connectEngine{}
 
 func newEngine() (engine, error) { return connectEngine{}, nil }
 
-func (connectEngine) check(ctx context.Context, addr netip.AddrPort, opts Options) Result {
+// begin has no way to wait without a goroutine here: it dials at once
+// and always returns the result itself.
+func (connectEngine) begin(ctx context.Context, addr netip.AddrPort, opts Options, _ func(Result)) (Result, bool) {
 	if err := linuxOnly(opts); err != nil {
-		r := failure(ClassLocal, err)
-		r.Addr = addr
-		return r
+		return failure(ClassLocal, err), true
 	}
 	d := net.Dialer{}
 	if opts.SourceIPAddress.IsValid() {
@@ -36,22 +36,13 @@ func (connectEngine) check(ctx context.Context, addr netip.AddrPort, opts Option
 	took := time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil {
-			r := contextFailure(ctx.Err())
-			r.Addr = addr
-			return r
+			return contextFailure(ctx.Err()), true
 		}
-		r := connectFailure(err)
-		r.Addr = addr
-		return r
+		return connectFailure(err), true
 	}
 	conn.Close()
 	// The connection completed: the target's application saw it.
-	return Result{Class: ClassOpen, Mode: mode, Addr: addr, SYNACK: took, ACKSent: true}
-}
-
-// begin has no way to wait without a goroutine here: it checks at once.
-func (e connectEngine) begin(ctx context.Context, addr netip.AddrPort, opts Options, _ func(Result)) (Result, bool) {
-	return e.check(ctx, addr, opts), true
+	return Result{Class: ClassOpen, Mode: mode, SYNACK: took, ACKSent: true}, true
 }
 
 func (connectEngine) close() error { return nil }

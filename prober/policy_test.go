@@ -44,10 +44,6 @@ func TestPolicyRefusesBeforeAnyPacket(t *testing.T) {
 // refusingEngine fails the test if a check gets as far as a socket.
 type refusingEngine struct{ t *testing.T }
 
-func (e refusingEngine) check(context.Context, netip.AddrPort, Options) Result {
-	e.t.Fatal("a denied target reached the engine")
-	return Result{}
-}
 func (e refusingEngine) begin(context.Context, netip.AddrPort, Options, func(Result)) (Result, bool) {
 	e.t.Fatal("a denied target reached the engine")
 	return Result{}, true
