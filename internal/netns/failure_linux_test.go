@@ -77,9 +77,14 @@ table ip6 synack {
 func TestFailureModes(t *testing.T) {
 	testenv.RequireNft(t)
 	ns := New(t)
+	// AddAddr waits for the IPv6 local route; a SYN sent before it
+	// exists gets ICMPv6 "no route" (ENETUNREACH).
+	for _, cidr := range []string{"198.18.1.1/32", "fd00:198:18:1::1/128"} {
+		if err := ns.AddAddr("lo", cidr); err != nil {
+			t.Fatal(err)
+		}
+	}
 	setup := [][]string{
-		{"ip", "addr", "add", "198.18.1.1/32", "dev", "lo"},
-		{"ip", "addr", "add", "fd00:198:18:1::1/128", "dev", "lo", "nodad"},
 		{"ip", "route", "add", "unreachable", "198.18.5.0/24"},
 		{"ip", "route", "add", "prohibit", "198.18.6.0/24"},
 		{"ip", "route", "add", "blackhole", "198.18.7.0/24"},
