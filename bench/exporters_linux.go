@@ -32,45 +32,79 @@ const blackboxConfig = `modules:
     tcp:
       preferred_ip_protocol: ip4
       ip_protocol_fallback: false
+  silent:
+    prober: tcp
+    timeout: 10s
+    tcp:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
 `
 
-// exporter is one exporter process under test.
+// The names of the servers under test, as the reports show them.
+const (
+	floorName    = "floor"
+	synackName   = "synack_exporter"
+	blackboxName = "blackbox_exporter"
+)
+
+// exporter is one server process under test.
 type exporter struct {
 	name string
 	proc *proc
 	base string // http://host:port
+	// inFlightSeries is the unlabelled series of its /metrics that counts
+	// probes in flight; empty if it has none.
+	inFlightSeries string
 }
 
-// exporterSpec says how to start one exporter.
+// exporterSpec says how to start one server.
 type exporterSpec struct {
-	name   string
-	binary string
-	listen string // host:port inside the namespace
-	config string
-	flags  []string
+	name           string
+	args           []string // the command line, without the configuration file
+	listen         string   // host:port inside the namespace
+	config         string   // written to a file and passed as --config.file, if set
+	inFlightSeries string
 }
 
 func synackSpec(binary, listen string, flags ...string) exporterSpec {
-	return exporterSpec{name: "synack_exporter", binary: binary, listen: listen, config: synackConfig, flags: flags}
+	return exporterSpec{
+		name: synackName, args: append([]string{binary, "--web.listen-address=" + listen, "--log.level=warn"}, flags...),
+		listen: listen, config: synackConfig, inFlightSeries: "synack_exporter_probes_in_flight",
+	}
 }
 
 func blackboxSpec(binary, listen string) exporterSpec {
-	return exporterSpec{name: "blackbox_exporter", binary: binary, listen: listen, config: blackboxConfig}
+	return exporterSpec{
+		name: blackboxName, args: []string{binary, "--web.listen-address=" + listen, "--log.level=warn"},
+		listen: listen, config: blackboxConfig,
+	}
 }
 
-// start writes the configuration to dir, starts the exporter in ns and
+// floorSpec is this program as the floor server (floor_linux.go).
+func floorSpec(listen string) exporterSpec {
+	self, err := os.Executable()
+	if err != nil {
+		self = os.Args[0]
+	}
+	return exporterSpec{name: floorName, args: []string{self, "-" + floorServerFlag, listen}, listen: listen, inFlightSeries: "probes_in_flight"}
+}
+
+// start writes the configuration to dir, starts the server in ns and
 // waits until it answers /-/healthy.
 func (s exporterSpec) start(ns *netns.NS, c *http.Client, dir string) (*exporter, error) {
-	cfg := filepath.Join(dir, s.name+".yml")
-	if err := os.WriteFile(cfg, []byte(s.config), 0o644); err != nil {
-		return nil, err
+	args := s.args
+	if s.config != "" {
+		cfg := filepath.Join(dir, s.name+".yml")
+		if err := os.WriteFile(cfg, []byte(s.config), 0o644); err != nil {
+			return nil, err
+		}
+		args = append(args[:len(args):len(args)], "--config.file="+cfg)
 	}
-	args := append([]string{s.binary, "--config.file=" + cfg, "--web.listen-address=" + s.listen, "--log.level=warn"}, s.flags...)
 	p, err := startIn(ns, s.name, args...)
 	if err != nil {
 		return nil, err
 	}
-	e := &exporter{name: s.name, proc: p, base: "http://" + s.listen}
+	e := &exporter{name: s.name, proc: p, base: "http://" + s.listen, inFlightSeries: s.inFlightSeries}
 	return e, e.waitHealthy(c, 10*time.Second)
 }
 

@@ -27,18 +27,20 @@ var silentRules = `table inet synack_bench {
 
 // inflightOptions are the knobs of scenario 2.
 type inflightOptions struct {
-	synack string
-	probes int
-	budget time.Duration // the silent module's timeout
-	scrape time.Duration // the scrape timeout the requests announce
-	dir    string
+	synack, blackbox string // binaries
+	probes           int
+	rounds           int
+	budget           time.Duration // the silent module's timeout
+	scrape           time.Duration // the scrape timeout the requests announce
+	dir              string
 }
 
-// inflightResult is what scenario 2 measured through the exporter.
+// inflightResult is what scenario 2 measured through one server.
 type inflightResult struct {
+	server             string
+	round              int
 	probes             int
-	fileLimit          uint64
-	maxInFlight        int
+	maxInFlight        int           // the server's own count, where it has one
 	rampUp             time.Duration // until the last request was sent
 	baseFDs, peakFDs   int
 	afterFDs           int
@@ -50,27 +52,32 @@ type inflightResult struct {
 	p50Latency         time.Duration
 	cpu                time.Duration
 	firstNonTimeoutMsg string
-	engine             engineReport
-	// The exporter's own accounting (/metrics) once every probe was in
-	// flight.
+	// synack_exporter's own accounting (/metrics) once every probe was
+	// in flight.
 	plateauStack, plateauHeap uint64
 	plateauGoroutines         int
-	plateauParked             int
+}
+
+// perProbeKB is the memory a probe in flight costs: peak RSS minus the
+// idle RSS, over the probes in flight.
+func (r inflightResult) perProbeKB() float64 {
+	return float64(r.peakKB-r.baseRSSKB) / float64(max(r.probes, 1))
 }
 
 // fdHeadroom is what a process needs besides the probes' descriptors.
 const fdHeadroom = 100
 
-func runInflight(o inflightOptions, out io.Writer) error {
-	// Every probe holds a socket, and every request a connection, in the
-	// exporter: 2 descriptors a probe. The children inherit the limit,
-	// raised to the hard one; a hard limit only CAP_SYS_RESOURCE may
-	// raise bounds how many probes the exporter can hold over HTTP/1.1.
+// inflightLimit raises the open files limit as far as it goes (children
+// inherit it) and returns it with the number of probes a server can hold
+// over HTTP/1.1: every probe holds a socket, and every request a
+// connection, in the server: 2 descriptors a probe. A hard limit only
+// CAP_SYS_RESOURCE may raise bounds it.
+func inflightLimit(probes int) (uint64, int, error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return err
+		return 0, 0, err
 	}
-	want := uint64(2*o.probes + fdHeadroom)
+	want := uint64(2*probes + fdHeadroom)
 	if lim.Max < want {
 		raised := syscall.Rlimit{Cur: want, Max: want}
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); err == nil {
@@ -79,14 +86,20 @@ func runInflight(o inflightOptions, out io.Writer) error {
 	}
 	lim.Cur = lim.Max
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, 0, err
+	}
+	n := min(probes, int(lim.Max-fdHeadroom)/2)
+	if n < probes {
+		logf("in flight: the open files limit is %d and cannot be raised: %d probes at once", lim.Max, n)
+	}
+	return lim.Max, n, nil
+}
+
+func runInflight(o inflightOptions, out io.Writer) error {
+	fileLimit, probes, err := inflightLimit(o.probes)
+	if err != nil {
 		return err
 	}
-	httpProbes := min(o.probes, int(lim.Max-fdHeadroom)/2)
-	if httpProbes < o.probes {
-		logf("in flight: the open files limit is %d and cannot be raised: %d probes through the exporter, %d through the engine alone",
-			lim.Max, httpProbes, o.probes)
-	}
-
 	ns, err := netns.Create("synack-bench-inflight")
 	if err != nil {
 		return err
@@ -105,30 +118,56 @@ func runInflight(o inflightOptions, out io.Writer) error {
 	if err := ns.Nft(silentRules); err != nil {
 		return err
 	}
-	client := newClient(ns, httpProbes+16)
-	syn, err := synackSpec(o.synack, "127.0.0.1:9847", fmt.Sprintf("--probe.max-concurrency=%d", 2*o.probes)).start(ns, client, o.dir)
-	if err != nil {
-		return err
+	specs := []exporterSpec{
+		floorSpec("127.0.0.1:9848"),
+		synackSpec(o.synack, "127.0.0.1:9847", fmt.Sprintf("--probe.max-concurrency=%d", 2*probes)),
+		blackboxSpec(o.blackbox, "127.0.0.1:9115"),
 	}
-	defer syn.proc.stop(o.budget + 5*time.Second)
-	pid := syn.proc.pid()
+	var results []inflightResult
+	for round := range o.rounds {
+		for _, spec := range specs {
+			r, err := measureInflight(ns, spec, probes, o)
+			if err != nil {
+				return err
+			}
+			r.round = round + 1
+			logf("in flight, round %d, %s: %d probes, max in flight %d, RSS %d -> %d MB (%.1f kB a probe), fds %d -> %d -> %d, %d timeouts, %d other, %d HTTP errors, worst over budget %s",
+				r.round, r.server, r.probes, r.maxInFlight, r.baseRSSKB/1024, r.peakKB/1024, r.perProbeKB(), r.baseFDs, r.peakFDs, r.afterFDs, r.timeouts, r.others, r.httpErrors, fmtDur(r.maxOverBudget))
+			results = append(results, r)
+		}
+	}
+	writeInflight(out, o, fileLimit, results)
+	return nil
+}
 
-	r := inflightResult{probes: httpProbes, fileLimit: lim.Max}
-	// The base: the exporter idle, no client connection open.
+// measureInflight starts the server, sends it every probe at once and
+// stops it: each server starts from the same idle state.
+func measureInflight(ns *netns.NS, spec exporterSpec, probes int, o inflightOptions) (inflightResult, error) {
+	client := newClient(ns, probes+16)
+	defer client.CloseIdleConnections()
+	e, err := spec.start(ns, client, o.dir)
+	if err != nil {
+		return inflightResult{}, err
+	}
+	defer e.proc.stop(o.budget + 5*time.Second)
+	pid := e.proc.pid()
+
+	r := inflightResult{server: e.name, probes: probes}
+	// The base: the server idle, no client connection open.
 	client.CloseIdleConnections()
 	time.Sleep(200 * time.Millisecond)
 	if r.baseFDs, err = fdCount(pid); err != nil {
-		return err
+		return r, err
 	}
 	if r.baseRSSKB, err = statusKB(pid, "VmRSS"); err != nil {
-		return err
+		return r, err
 	}
 	if err := resetPeakRSS(pid); err != nil {
-		return err
+		return r, err
 	}
 	cpu0, _ := cpuTime(pid)
 
-	// Sample the exporter while the probes run.
+	// Sample the server while the probes run.
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
@@ -137,14 +176,13 @@ func runInflight(o inflightOptions, out io.Writer) error {
 			if n, err := fdCount(pid); err == nil {
 				r.peakFDs = max(r.peakFDs, n)
 			}
-			if m, ok := selfMetrics(client, syn); ok {
-				n := int(m["synack_exporter_probes_in_flight"])
+			if m, ok := selfMetrics(client, e); ok {
+				n := int(m[e.inFlightSeries])
 				r.maxInFlight = max(r.maxInFlight, n)
-				if n == httpProbes && r.plateauGoroutines == 0 {
+				if n == probes && r.plateauGoroutines == 0 && m["go_goroutines"] > 0 {
 					r.plateauStack = uint64(m["go_memstats_stack_inuse_bytes"])
 					r.plateauHeap = uint64(m["go_memstats_heap_alloc_bytes"])
 					r.plateauGoroutines = int(m["go_goroutines"])
-					r.plateauParked = int(m[parkedSeries])
 				}
 			}
 			select {
@@ -155,13 +193,13 @@ func runInflight(o inflightOptions, out io.Writer) error {
 		}
 	}()
 
-	url := syn.probeURL("silent", silentTarget)
-	responses := make([]response, httpProbes)
+	url := e.probeURL("silent", silentTarget)
+	responses := make([]response, probes)
 	ctx, cancel := context.WithTimeout(context.Background(), o.scrape+30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i := range httpProbes {
+	for i := range probes {
 		wg.Go(func() { responses[i] = get(ctx, client, url, o.scrape) })
 	}
 	r.rampUp = time.Since(start)
@@ -171,7 +209,7 @@ func runInflight(o inflightOptions, out io.Writer) error {
 	cpu1, _ := cpuTime(pid)
 	r.cpu = cpu1 - cpu0
 	if r.peakKB, err = statusKB(pid, "VmHWM"); err != nil {
-		return err
+		return r, err
 	}
 
 	var lat []time.Duration
@@ -185,12 +223,17 @@ func runInflight(o inflightOptions, out io.Writer) error {
 			}
 			continue
 		}
-		timeout, _ := metric(resp.body, "probe_timeout_seconds")
-		took, _ := metric(resp.body, "probe_duration_seconds")
+		if timeout, ok := metric(resp.body, "probe_timeout_seconds"); ok {
+			took, _ := metric(resp.body, "probe_duration_seconds")
+			r.maxOverBudget = max(r.maxOverBudget, time.Duration((took-timeout)*float64(time.Second)))
+		}
 		success, _ := metric(resp.body, "probe_success")
-		over := time.Duration((took - timeout) * float64(time.Second))
-		r.maxOverBudget = max(r.maxOverBudget, over)
-		if success == 0 && hasSeries(resp.body, `probe_tcp_error_class{class="timeout"} 1`) {
+		// blackbox_exporter says no more than probe_success 0 for a
+		// connect that timed out; its answer's time says the rest.
+		took, _ := metric(resp.body, "probe_duration_seconds")
+		timedOut := hasSeries(resp.body, `probe_tcp_error_class{class="timeout"} 1`) ||
+			e.name == blackboxName && took >= o.budget.Seconds()-0.05
+		if success == 0 && timedOut {
 			r.timeouts++
 			continue
 		}
@@ -201,50 +244,40 @@ func runInflight(o inflightOptions, out io.Writer) error {
 	}
 	r.p50Latency = percentile(lat, 0.5)
 
-	// Everything is answered: the exporter's sockets must all be closed.
+	// Everything is answered: the server's sockets must all be closed.
 	client.CloseIdleConnections()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if r.afterFDs, err = fdCount(pid); err != nil {
-			return err
+			return r, err
 		}
 		if r.afterFDs <= r.baseFDs || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := syn.proc.alive(); err != nil {
-		return err
-	}
-	syn.proc.stop(o.budget)
-	if r.engine, err = runEngine(ns, o.probes, silentTarget, o.budget); err != nil {
-		return err
-	}
-	logf("in flight, engine alone: %d probes, %d timeouts, peak RSS %d MB (stacks %d MB, heap %d MB live of %d MB), fds %d -> %d -> %d, worst over budget %s",
-		r.engine.Probes, r.engine.Timeouts, r.engine.PeakRSSKB/1024, r.engine.StackInuse>>20, r.engine.HeapAlloc>>20, r.engine.HeapSys>>20,
-		r.engine.BaseFDs, r.engine.PeakFDs, r.engine.AfterFDs, fmtDur(r.engine.MaxOverBudget))
-	logf("in flight: %d probes, max in flight %d, peak RSS %d MB, fds %d -> %d -> %d, %d timeouts, %d other, %d HTTP errors, worst over budget %s",
-		r.probes, r.maxInFlight, r.peakKB/1024, r.baseFDs, r.peakFDs, r.afterFDs, r.timeouts, r.others, r.httpErrors, fmtDur(r.maxOverBudget))
-	writeInflight(out, o, r)
-	return nil
+	return r, e.proc.alive()
 }
 
-// parkedSeries counts the connections parked with their probe running.
-const parkedSeries = `synack_exporter_parked_connections{state="probe"}`
-
-// selfMetrics reads the probes in flight and Go's memory accounting
-// from the exporter's /metrics.
+// selfMetrics reads the probes in flight and, from synack_exporter, Go's
+// memory accounting from the server's /metrics.
 func selfMetrics(c *http.Client, e *exporter) (map[string]float64, bool) {
+	if e.inFlightSeries == "" {
+		return nil, false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	resp := get(ctx, c, e.base+"/metrics", time.Second)
 	m := make(map[string]float64)
-	for _, name := range []string{"synack_exporter_probes_in_flight", "go_memstats_stack_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_goroutines", parkedSeries} {
-		v, ok := metric(resp.body, name)
-		if !ok {
-			return nil, false
+	v, ok := metric(resp.body, e.inFlightSeries)
+	if !ok {
+		return nil, false
+	}
+	m[e.inFlightSeries] = v
+	for _, name := range []string{"go_memstats_stack_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_goroutines"} {
+		if v, ok := metric(resp.body, name); ok {
+			m[name] = v
 		}
-		m[name] = v
 	}
 	return m, true
 }

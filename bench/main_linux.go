@@ -19,21 +19,27 @@ func main() {
 		synack      = flag.String("synack", "./synack_exporter", "synack_exporter binary")
 		blackbox    = flag.String("blackbox", "/usr/bin/prometheus-blackbox-exporter", "blackbox_exporter binary")
 		command     = flag.String("command", "", "how this run was started, for the report (default: the bench's own command line)")
-		scenarios   = flag.String("scenarios", "throughput,inflight,accuracy", "scenarios to run, comma-separated")
-		rounds      = flag.Int("rounds", 5, "throughput: rounds; each measures both exporters, in alternating order")
+		scenarios   = flag.String("scenarios", "throughput,paced,inflight,accuracy", "scenarios to run, comma-separated")
+		rounds      = flag.Int("rounds", 5, "throughput and paced: rounds; each measures every server, in alternating order")
 		duration    = flag.Duration("duration", 6*time.Second, "throughput: length of each measured run")
-		warmup      = flag.Duration("warmup", 2*time.Second, "throughput: unmeasured load before each run")
+		warmup      = flag.Duration("warmup", 2*time.Second, "throughput and paced: unmeasured load before each run")
 		concurrency = flag.Int("concurrency", 32, "throughput: requests in flight")
+		targets     = flag.Int("paced-targets", 2000, "paced: targets per server, each scraped once per interval")
+		interval    = flag.Duration("paced-interval", 5*time.Second, "paced: scrape interval")
+		pacedConns  = flag.Int("paced-conns", 16, "paced: keep-alive connections the requests are spread over")
+		pacedDur    = flag.Duration("paced-duration", 15*time.Second, "paced: length of each measured run")
+		perfDir     = flag.String("perf", "", "paced: perf record each measured run into this directory (profiling runs only: perf takes CPU too)")
 		inflight    = flag.Int("inflight", 10000, "in-flight: probes at once against the silent target")
+		inflightR   = flag.Int("inflight-rounds", 2, "in-flight: rounds; each measures every server")
 		rate        = flag.Int("rate", 1000, "accuracy: exporter probes per second")
 		bareRate    = flag.Int("bare-rate", 200, "accuracy: bare-syscall probes per second, at the same time")
 		accDuration = flag.Duration("accuracy-duration", 10*time.Second, "accuracy: length of each run per delay")
-		engineChild = flag.Bool(engineChildFlag, false, "internal: be scenario 2's engine-only child; arguments: probes target budget")
+		floorServer = flag.Bool(floorServerFlag, false, "internal: be the floor server; argument: listen address")
 		bareChild   = flag.Bool(bareChildFlag, false, "internal: be scenario 3's bare-syscall child; arguments: target rate duration")
 	)
 	flag.Parse()
-	if *engineChild || *bareChild {
-		child := engineChildMain
+	if *floorServer || *bareChild {
+		child := floorServerMain
 		if *bareChild {
 			child = bareChildMain
 		}
@@ -66,7 +72,7 @@ func main() {
 	if *command == "" {
 		*command = strings.Join(os.Args, " ")
 	}
-	fmt.Fprintf(out, "# synack_exporter vs blackbox_exporter\n\n%s\n", machine(*synack, *blackbox, *command))
+	fmt.Fprintf(out, "# synack_exporter beside the floor and blackbox_exporter\n\n%s\n", machine(*synack, *blackbox, *command))
 	for _, s := range strings.Split(*scenarios, ",") {
 		switch s {
 		case "throughput":
@@ -74,10 +80,15 @@ func main() {
 				synack: *synack, blackbox: *blackbox, rounds: *rounds,
 				duration: *duration, warmup: *warmup, concurrency: *concurrency, dir: dir,
 			}, out)
+		case "paced":
+			err = runPaced(pacedOptions{
+				synack: *synack, blackbox: *blackbox, rounds: *rounds, targets: *targets, interval: *interval,
+				conns: *pacedConns, duration: *pacedDur, warmup: *warmup, dir: dir, perfDir: *perfDir,
+			}, out)
 		case "inflight":
 			err = runInflight(inflightOptions{
-				synack: *synack, probes: *inflight, budget: 10 * time.Second,
-				scrape: 12 * time.Second, dir: dir,
+				synack: *synack, blackbox: *blackbox, probes: *inflight, rounds: *inflightR,
+				budget: 10 * time.Second, scrape: 12 * time.Second, dir: dir,
 			}, out)
 		case "accuracy":
 			err = runAccuracy(accuracyOptions{

@@ -21,22 +21,40 @@ func median(xs []float64) float64 {
 }
 
 func writeThroughput(w io.Writer, o throughputOptions, runs []throughputRun, sequences map[string]string) {
-	fmt.Fprintf(w, "## Scenario 1: /probe throughput against a loopback listener\n\n")
-	fmt.Fprintf(w, "Both exporters and the target listener (which accepts and closes, counting) on the loopback of a namespace of their own; synack_exporter probes it at 127.0.0.1, blackbox_exporter at 127.0.0.2, so that the TIME_WAIT sockets blackbox_exporter's connections leave cannot meet synack_exporter's SYNs; the same Go load generator keeps %d requests in flight, one keep-alive connection each, with Prometheus's scrape headers (Accept, Accept-Encoding: gzip, the timeout), and checks probe_success in every answer. "+
-		"%d rounds in ABBA order, each run %v after %v of warm-up. CPU is the exporter's utime+stime (/proc/PID/stat) over the run; peak RSS is VmHWM, reset before each run; packets are counted by an nftables counter on the namespace's lo input, to or from the target port.\n\n",
+	fmt.Fprintf(w, "## Scenario 1: /probe throughput against a loopback listener (saturated)\n\n")
+	fmt.Fprintf(w, "The floor, both exporters and the target listener (which accepts and closes, counting) on the loopback of a namespace of their own; each server probes the listener at an address of its own (floor 127.1.0.1, synack_exporter 127.2.0.1, blackbox_exporter 127.3.0.1), so that the TIME_WAIT sockets blackbox_exporter's connections leave cannot meet the half-open SYNs; the same Go load generator keeps %d requests in flight, one keep-alive connection each, with Prometheus's scrape headers (Accept, Accept-Encoding: gzip, the timeout), and checks probe_success in every answer. "+
+		"%d rounds, the servers in turn, forwards then backwards, each run %v after %v of warm-up. CPU is the server's utime+stime (/proc/PID/stat) over the run; peak RSS is VmHWM, reset before each run; packets are counted by an nftables counter on the namespace's lo input, to or from the target port.\n\n",
 		o.concurrency, o.rounds, o.duration, o.warmup)
 	fmt.Fprintln(w, "One probe on the wire (lo, each packet once):")
 	fmt.Fprintln(w)
-	for _, name := range []string{"synack_exporter", "blackbox_exporter"} {
+	for _, name := range []string{floorName, synackName, blackboxName} {
 		fmt.Fprintf(w, "- %s: %s\n", name, sequences[name])
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| round | exporter | req/s | CPU s / 1k probes | of it in the kernel | p50 | p99 | peak RSS | accepts / probe | packets / probe | failed | machine idle / stolen |")
-	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	writeRuns(w, runs)
+	writeRatios(w, runs, []ratioRow{
+		{"/probe req/s", func(r throughputRun) float64 { return r.reqPerSec }, "%.0f"},
+		{"CPU s / 1,000 probes", func(r throughputRun) float64 { return r.cpuPer1k }, "%.3f"},
+		{"p50 latency (ms)", func(r throughputRun) float64 { return ms(r.p50) }, "%.2f"},
+		{"p99 latency (ms)", func(r throughputRun) float64 { return ms(r.p99) }, "%.2f"},
+		{"peak RSS (MB)", func(r throughputRun) float64 { return float64(r.peakRSSKB) / 1024 }, "%.1f"},
+		{"bench process CPU s / 1,000 probes (generator, target)", func(r throughputRun) float64 { return r.generator.Seconds() / float64(r.probes) * 1000 }, "%.3f"},
+		{"whole machine busy CPU s / 1,000 probes", func(r throughputRun) float64 { return r.machine.busy.Seconds() / float64(r.probes) * 1000 }, "%.3f"},
+		{"accepts / probe", func(r throughputRun) float64 { return r.acceptsPerProbe }, "%.3f"},
+		{"packets / probe", func(r throughputRun) float64 { return r.pktsPerProbe }, "%.2f"},
+	})
+	fmt.Fprintln(w, "Targets: synack_exporter's CPU per probe at most 1.15x the floor's; against blackbox_exporter, req/s >= 4x, CPU per probe <= 0.25x, p99 no worse, 0 accepts and 3 packets per probe.")
+	fmt.Fprintln(w)
+}
+
+// writeRuns is the table of every run.
+func writeRuns(w io.Writer, runs []throughputRun) {
+	fmt.Fprintln(w, "| round | server | req/s | CPU s / 1k probes | of it in the kernel | p50 | p99 | peak RSS | accepts / probe | packets / probe | failed | late | machine idle / stolen |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range runs {
-		fmt.Fprintf(w, "| %d | %s | %.0f | %.3f | %.0f%% | %s | %s | %.1f MB | %.3f | %.2f | %d | %.0f%% / %.0f%% |\n",
+		fmt.Fprintf(w, "| %d | %s | %.0f | %.3f | %.0f%% | %s | %s | %.1f MB | %.3f | %.2f | %d | %d | %.0f%% / %.0f%% |\n",
 			r.round, r.exporter, r.reqPerSec, r.cpuPer1k, 100*r.sysShare, fmtDur(r.p50), fmtDur(r.p99),
-			float64(r.peakRSSKB)/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed,
+			float64(r.peakRSSKB)/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed, r.late,
 			100*r.machine.share(r.machine.idle), 100*r.machine.share(r.machine.steal))
 	}
 	for _, r := range runs {
@@ -44,6 +62,20 @@ func writeThroughput(w io.Writer, o throughputOptions, runs []throughputRun, seq
 			fmt.Fprintf(w, "\nRound %d, %s: %d of %d probes failed; the first: %s\n", r.round, r.exporter, r.failed, r.probes, r.firstFailure)
 		}
 	}
+	fmt.Fprintln(w)
+}
+
+// ratioRow is one measure of writeRatios.
+type ratioRow struct {
+	name   string
+	f      func(throughputRun) float64
+	format string
+}
+
+// writeRatios prints each server's median over the rounds and the
+// ratios synack/floor and synack/blackbox: medians of the per-round
+// ratios, each round's runs having been made one right after the other.
+func writeRatios(w io.Writer, runs []throughputRun, rows []ratioRow) {
 	by := func(name string, f func(throughputRun) float64) []float64 {
 		var xs []float64
 		for _, r := range runs {
@@ -53,89 +85,115 @@ func writeThroughput(w io.Writer, o throughputOptions, runs []throughputRun, seq
 		}
 		return xs
 	}
-	// perRound pairs the two exporters' runs of each round.
-	perRound := func(f func(throughputRun) float64) []float64 {
-		s, b := by("synack_exporter", f), by("blackbox_exporter", f)
+	perRound := func(f func(throughputRun) float64, num, den string) []float64 {
+		a, b := by(num, f), by(den, f)
 		var out []float64
-		for i := range min(len(s), len(b)) {
+		for i := range min(len(a), len(b)) {
 			if b[i] != 0 {
-				out = append(out, s[i]/b[i])
+				out = append(out, a[i]/b[i])
 			}
 		}
 		return out
 	}
-	type row struct {
-		name   string
-		f      func(throughputRun) float64
-		format string
-		target string
-	}
-	rows := []row{
-		{"/probe req/s", func(r throughputRun) float64 { return r.reqPerSec }, "%.0f", ">= 4"},
-		{"CPU s / 1,000 probes", func(r throughputRun) float64 { return r.cpuPer1k }, "%.3f", "<= 0.25"},
-		{"p50 latency (ms)", func(r throughputRun) float64 { return ms(r.p50) }, "%.2f", ""},
-		{"p99 latency (ms)", func(r throughputRun) float64 { return ms(r.p99) }, "%.2f", "<= 1"},
-		{"peak RSS (MB)", func(r throughputRun) float64 { return float64(r.peakRSSKB) / 1024 }, "%.1f", ""},
-		{"bench process CPU s / 1,000 probes (generator, target)", func(r throughputRun) float64 { return r.generator.Seconds() / float64(r.probes) * 1000 }, "%.3f", ""},
-		{"whole machine busy CPU s / 1,000 probes", func(r throughputRun) float64 { return r.machine.busy.Seconds() / float64(r.probes) * 1000 }, "%.3f", ""},
-		{"accepts / probe", func(r throughputRun) float64 { return r.acceptsPerProbe }, "%.3f", "0 (blackbox 1)"},
-		{"packets / probe", func(r throughputRun) float64 { return r.pktsPerProbe }, "%.2f", "3 (blackbox ~6)"},
-	}
-	fmt.Fprintln(w, "\nMedians over the rounds, and the ratio synack/blackbox (median of the per-round ratios):")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| metric | synack_exporter | blackbox_exporter | ratio | per-round ratios | target |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|")
-	for _, r := range rows {
-		s, b := median(by("synack_exporter", r.f)), median(by("blackbox_exporter", r.f))
-		ratios := perRound(r.f)
+	list := func(xs []float64) string {
 		var each []string
-		for _, x := range ratios {
+		for _, x := range xs {
 			each = append(each, fmt.Sprintf("%.2f", x))
 		}
-		fmt.Fprintf(w, "| %s | "+r.format+" | "+r.format+" | %.2f | %s | %s |\n",
-			r.name, s, b, median(ratios), strings.Join(each, ", "), r.target)
+		return strings.Join(each, ", ")
 	}
+	fmt.Fprintln(w, "Medians over the rounds; ratios are the median of the per-round ratios:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| metric | floor | synack_exporter | blackbox_exporter | synack / floor | per round | synack / blackbox | per round |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|---|")
+	for _, r := range rows {
+		sf, sb := perRound(r.f, synackName, floorName), perRound(r.f, synackName, blackboxName)
+		fmt.Fprintf(w, "| %s | "+r.format+" | "+r.format+" | "+r.format+" | %.2f | %s | %.2f | %s |\n",
+			r.name, median(by(floorName, r.f)), median(by(synackName, r.f)), median(by(blackboxName, r.f)),
+			median(sf), list(sf), median(sb), list(sb))
+	}
+	fmt.Fprintln(w)
+}
+
+func writePaced(w io.Writer, o pacedOptions, runs []throughputRun) {
+	fmt.Fprintf(w, "## Scenario 4: /probe paced as Prometheus scrapes\n\n")
+	fmt.Fprintf(w, "The same namespace, listener and servers as scenario 1. %d targets per server (addresses of its own subnet, one listener), each scraped once every %v at an offset of its own, so that %.0f requests a second are spread evenly over the interval and over %d keep-alive connections (each request goes to the connection that has waited longest), with the same scrape headers. "+
+		"%d rounds, the servers in turn, forwards then backwards, each run %v after %v of warm-up. Here the servers are mostly idle between requests, and the wake-ups (the connection's goroutine, the netpoller, the engine's loop) weigh more than under saturation. Late: requests the generator sent more than %v after their time.\n\n",
+		o.targets, o.interval, float64(o.targets)/o.interval.Seconds(), o.conns, o.rounds, o.duration, o.warmup, lateAfter)
+	writeRuns(w, runs)
+	writeRatios(w, runs, []ratioRow{
+		{"CPU s / 1,000 probes", func(r throughputRun) float64 { return r.cpuPer1k }, "%.3f"},
+		{"of it in the kernel", func(r throughputRun) float64 { return r.sysShare }, "%.2f"},
+		{"p50 latency (ms)", func(r throughputRun) float64 { return ms(r.p50) }, "%.2f"},
+		{"p99 latency (ms)", func(r throughputRun) float64 { return ms(r.p99) }, "%.2f"},
+		{"peak RSS (MB)", func(r throughputRun) float64 { return float64(r.peakRSSKB) / 1024 }, "%.1f"},
+		{"whole machine busy CPU s / 1,000 probes", func(r throughputRun) float64 { return r.machine.busy.Seconds() / float64(r.probes) * 1000 }, "%.3f"},
+	})
+	fmt.Fprintln(w, "Target: synack_exporter's CPU per probe at most 1.15x the floor's.")
 	fmt.Fprintln(w)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func writeInflight(w io.Writer, o inflightOptions, r inflightResult) {
-	fmt.Fprintf(w, "## Scenario 2: %d probes in flight against a silent target\n\n", o.probes)
+func writeInflight(w io.Writer, o inflightOptions, fileLimit uint64, results []inflightResult) {
+	if len(results) == 0 {
+		return
+	}
+	probes := results[0].probes
+	fmt.Fprintf(w, "## Scenario 2: %d probes in flight against a silent target\n\n", probes)
 	fmt.Fprintf(w, "The target %s drops every SYN (nftables, inside the namespace). "+
-		"Through the exporter (--probe.max-concurrency=%d, --probe.park-above at its default of 256), all requests are sent at once, each with a scrape timeout of %v; the module's timeout is %v. "+
-		"The engine alone is a process holding one prober.Checker that starts %d checks with Begin, as the exporter's parked probes do (no goroutine waits for a check), each with a %v deadline. ",
-		silentTarget, 2*o.probes, o.scrape, o.budget, o.probes, o.budget)
-	fmt.Fprintf(w, "The open files limit was %d", r.fileLimit)
-	if r.probes < o.probes {
-		fmt.Fprintf(w, ", and only CAP_SYS_RESOURCE may raise it: the exporter needs two descriptors a probe (the probe's socket, the request's connection), so %d probes went through it and %d through the engine alone", r.probes, o.probes)
+		"Each server in turn is started, measured idle, sent all requests at once, each with a scrape timeout of %v, to a module (or, for the floor, a budget) of %v, and stopped; %d rounds. synack_exporter runs with --probe.max-concurrency=%d. "+
+		"Memory per probe in flight is peak RSS (VmHWM) minus the idle RSS, over the probes. The open files limit was %d",
+		silentTarget, o.scrape, o.budget, o.rounds, 2*probes, fileLimit)
+	if probes < o.probes {
+		fmt.Fprintf(w, ", and only CAP_SYS_RESOURCE may raise it: a server needs two descriptors a probe (the probe's socket, the request's connection), so %d probes went through each instead of %d", probes, o.probes)
 	}
 	fmt.Fprint(w, ".\n\n")
-	e := r.engine
-	fmt.Fprintln(w, "| measure | exporter over HTTP | engine alone | target |")
-	fmt.Fprintln(w, "|---|---:|---:|---|")
-	row := func(name, exp, eng, target string) { fmt.Fprintf(w, "| %s | %s | %s | %s |\n", name, exp, eng, target) }
-	row("probes / ended as timeout", fmt.Sprintf("%d / %d", r.probes, r.timeouts), fmt.Sprintf("%d / %d", e.Probes, e.Timeouts), "all")
-	row("other answers / HTTP errors", fmt.Sprintf("%d / %d", r.others, r.httpErrors), fmt.Sprint(e.Others), "0")
-	row("most probes in flight at once", fmt.Sprint(r.maxInFlight), fmt.Sprint(e.Probes), "")
-	row("worst overrun of the budget", fmtDur(r.maxOverBudget), fmtDur(e.MaxOverBudget), "within the scrape timeout")
-	row("request written to answer read, p50 / max", fmtDur(r.p50Latency)+" / "+fmtDur(r.maxLatency), "", fmt.Sprintf("< %v (scrape timeout)", o.scrape))
-	row("peak RSS (VmHWM)", fmt.Sprintf("%.1f MB", float64(r.peakKB)/1024), fmt.Sprintf("%.1f MB", float64(e.PeakRSSKB)/1024), "< 100 MB")
-	row("open fds before / peak / after", fmt.Sprintf("%d / %d / %d", r.baseFDs, r.peakFDs, r.afterFDs),
-		fmt.Sprintf("%d / %d / %d", e.BaseFDs, e.PeakFDs, e.AfterFDs), "after = before")
-	row("CPU seconds, whole burst", fmt.Sprintf("%.2f", r.cpu.Seconds()), fmt.Sprintf("%.2f", e.CPU.Seconds()), "")
-	fmt.Fprintf(w, "\nThe exporter's idle RSS was %.1f MB; it took %v to send all requests. Probes in flight is the highest synack_exporter_probes_in_flight seen on /metrics, sampled every 50 ms. ",
-		float64(r.baseRSSKB)/1024, r.rampUp.Round(time.Millisecond))
-	if r.plateauGoroutines > 0 {
-		fmt.Fprintf(w, "With all %d in flight, the exporter's /metrics said: %d goroutines, %.0f MB of goroutine stacks, %.0f MB of heap allocated (live and not yet collected), that is %.1f kB of stack and %.1f kB of heap a probe; %d connections parked with their probe running. ",
-			r.probes, r.plateauGoroutines, float64(r.plateauStack)/(1<<20), float64(r.plateauHeap)/(1<<20),
-			float64(r.plateauStack)/1024/float64(r.probes), float64(r.plateauHeap)/1024/float64(r.probes), r.plateauParked)
+	fmt.Fprintln(w, "| round | server | timeouts / probes | other / HTTP errors | most in flight (own count) | worst overrun of the budget | answer p50 / max | idle RSS | peak RSS | kB per probe in flight | fds before / peak / after | CPU s, whole burst |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range results {
+		inFlight := "n/a"
+		if r.maxInFlight > 0 {
+			inFlight = fmt.Sprint(r.maxInFlight)
+		}
+		fmt.Fprintf(w, "| %d | %s | %d / %d | %d / %d | %s | %s | %s / %s | %.1f MB | %.1f MB | %.2f | %d / %d / %d | %.2f |\n",
+			r.round, r.server, r.timeouts, r.probes, r.others, r.httpErrors, inFlight, fmtDur(r.maxOverBudget),
+			fmtDur(r.p50Latency), fmtDur(r.maxLatency), float64(r.baseRSSKB)/1024, float64(r.peakKB)/1024, r.perProbeKB(),
+			r.baseFDs, r.peakFDs, r.afterFDs, r.cpu.Seconds())
 	}
-	fmt.Fprintf(w, "The engine alone, halfway through: %.0f MB of stacks, %.0f MB of heap allocated.\n",
-		float64(e.StackInuse)/(1<<20), float64(e.HeapAlloc)/(1<<20))
-	for _, msg := range []string{r.firstNonTimeoutMsg, e.FirstOther} {
-		if msg != "" {
-			fmt.Fprintf(w, "\nFirst answer that was not a timeout:\n\n```\n%s\n```\n", msg)
+	perProbe := func(name string) []float64 {
+		var xs []float64
+		for _, r := range results {
+			if r.server == name {
+				xs = append(xs, r.perProbeKB())
+			}
+		}
+		return xs
+	}
+	ratios := func(num, den string) ([]float64, string) {
+		a, b := perProbe(num), perProbe(den)
+		var out []float64
+		var each []string
+		for i := range min(len(a), len(b)) {
+			out = append(out, a[i]/b[i])
+			each = append(each, fmt.Sprintf("%.2f", a[i]/b[i]))
+		}
+		return out, strings.Join(each, ", ")
+	}
+	sf, sfEach := ratios(synackName, floorName)
+	bf, bfEach := ratios(blackboxName, floorName)
+	fmt.Fprintf(w, "\nkB per probe in flight, medians: floor %.2f, synack_exporter %.2f, blackbox_exporter %.2f. synack/floor %.2f (per round %s; target <= 1.25); blackbox/floor %.2f (%s).\n",
+		median(perProbe(floorName)), median(perProbe(synackName)), median(perProbe(blackboxName)), median(sf), sfEach, median(bf), bfEach)
+	for _, r := range results {
+		if r.plateauGoroutines > 0 {
+			fmt.Fprintf(w, "\nRound %d, with all %d in flight, synack_exporter's /metrics said: %d goroutines, %.0f MB of goroutine stacks, %.0f MB of heap allocated (live and not yet collected), that is %.1f kB of stack and %.1f kB of heap a probe.\n",
+				r.round, r.probes, r.plateauGoroutines, float64(r.plateauStack)/(1<<20), float64(r.plateauHeap)/(1<<20),
+				float64(r.plateauStack)/1024/float64(r.probes), float64(r.plateauHeap)/1024/float64(r.probes))
+		}
+	}
+	for _, r := range results {
+		if r.firstNonTimeoutMsg != "" {
+			fmt.Fprintf(w, "\nRound %d, %s: first answer that was not a timeout:\n\n```\n%s\n```\n", r.round, r.server, r.firstNonTimeoutMsg)
 		}
 	}
 	fmt.Fprintln(w)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Benchmark synack_exporter against blackbox_exporter on this machine, in
-# one run. Needs root (network namespaces, nftables, TUN). Installs what it
-# needs with apt-get when missing, builds both binaries from this checkout,
-# and prints Markdown tables on stdout (progress on stderr):
+# Benchmark synack_exporter beside the floor server (bench/floor_linux.go)
+# and blackbox_exporter on this machine, in one run. Needs root (network
+# namespaces, nftables, TUN). Installs what it needs with apt-get when
+# missing, builds synack_exporter and the bench from this checkout, and
+# prints Markdown tables on stdout (progress on stderr):
 #
 #   sudo bench/run.sh | tee results.md
 #   sudo bench/run.sh -scenarios throughput -rounds 5     # see -h for knobs

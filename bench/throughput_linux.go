@@ -44,7 +44,7 @@ type throughputOptions struct {
 	dir              string
 }
 
-// throughputRun is one measured run of one exporter.
+// throughputRun is one measured run of one server.
 type throughputRun struct {
 	exporter        string
 	round           int
@@ -62,6 +62,7 @@ type throughputRun struct {
 	cpuPer1k        float64 // CPU seconds per 1,000 probes
 	acceptsPerProbe float64
 	pktsPerProbe    float64
+	late            int // paced: requests sent more than 10 ms after their time
 }
 
 // acceptCounter is the target: it accepts and closes at once, counting.
@@ -84,106 +85,146 @@ func (a *acceptCounter) serve() {
 	}
 }
 
-func runThroughput(o throughputOptions, out io.Writer) error {
-	ns, err := netns.Create("synack-bench-throughput")
+// loopbackEnv is scenarios 1 and 4's namespace: the target listener, the
+// packet counter and the three servers, each probing the listener at
+// its own loopback address.
+type loopbackEnv struct {
+	ns        *netns.NS
+	target    *acceptCounter
+	client    *http.Client
+	dial      func(context.Context, string, string) (net.Conn, error)
+	servers   []*exporter // floor, synack_exporter, blackbox_exporter
+	sequences map[string]string
+	// subnet is each server's /16 of 127/8: its targets are addresses in
+	// it. One listener, several addresses: blackbox_exporter's
+	// connections leave TIME_WAIT sockets on the target's side, and a
+	// later half-open SYN from a port that one of them remembers is
+	// answered by it instead of the listener (1 probe in 40,000 came
+	// back refused).
+	subnet map[string]byte
+}
+
+func newLoopbackEnv(name, synack, blackbox, dir string) (env *loopbackEnv, err error) {
+	ns, err := netns.Create(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer ns.Close()
+	env = &loopbackEnv{ns: ns, sequences: make(map[string]string), subnet: map[string]byte{floorName: 1, synackName: 2, blackboxName: 3}}
+	defer func() {
+		if err != nil {
+			env.close()
+		}
+	}()
 	// A wide port range: blackbox_exporter's connections leave TIME_WAIT
 	// sockets behind (the namespace's tcp_tw_reuse=2 reuses them on lo).
 	if err := ns.Run("sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65000"); err != nil {
-		return err
+		return env, err
 	}
 	if err := ns.Nft(packetCounter); err != nil {
-		return err
+		return env, err
 	}
 	var ln net.Listener
 	if err := ns.Do(func() (err error) {
-		// Every address: each exporter probes the listener at its own
-		// loopback address (targetAddrs).
+		// Every address: each server probes the listener at addresses
+		// of its own (subnet).
 		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", targetPort))
 		return err
 	}); err != nil {
-		return err
+		return env, err
 	}
-	defer ln.Close()
-	target := &acceptCounter{ln: ln}
-	go target.serve()
-
-	client := newClient(ns, 4)
-	dial := nsDialer(ns)
-	syn, err := synackSpec(o.synack, "127.0.0.1:9847").start(ns, client, o.dir)
-	if err != nil {
-		return err
-	}
-	defer syn.proc.stop(10 * time.Second)
-	bb, err := blackboxSpec(o.blackbox, "127.0.0.1:9115").start(ns, client, o.dir)
-	if err != nil {
-		return err
-	}
-	defer bb.proc.stop(10 * time.Second)
-
-	// One listener, two addresses: blackbox_exporter's connections leave
-	// TIME_WAIT sockets on the target's side, and a later half-open SYN
-	// from a port that one of them remembers is answered by it instead
-	// of the listener (1 probe in 40,000 came back refused).
-	targetAddrs := map[string]string{
-		syn.name: fmt.Sprintf("127.0.0.1:%d", targetPort),
-		bb.name:  fmt.Sprintf("127.0.0.2:%d", targetPort),
-	}
-	sequences := make(map[string]string)
-	for _, e := range []*exporter{syn, bb} {
-		if sequences[e.name], err = wireSequence(ns, client, e, targetAddrs[e.name]); err != nil {
-			return err
+	env.target = &acceptCounter{ln: ln}
+	go env.target.serve()
+	env.client = newClient(ns, 4)
+	env.dial = nsDialer(ns)
+	for _, spec := range []exporterSpec{floorSpec("127.0.0.1:9848"), synackSpec(synack, "127.0.0.1:9847"), blackboxSpec(blackbox, "127.0.0.1:9115")} {
+		e, err := spec.start(ns, env.client, dir)
+		if err != nil {
+			return env, err
 		}
-		logf("one probe of %s on the wire: %s", e.name, sequences[e.name])
+		env.servers = append(env.servers, e)
 	}
+	for _, e := range env.servers {
+		if env.sequences[e.name], err = wireSequence(ns, env.client, e, env.targetAddr(e, 0)); err != nil {
+			return env, err
+		}
+		logf("one probe of %s on the wire: %s", e.name, env.sequences[e.name])
+	}
+	return env, nil
+}
+
+// targetAddr is server e's i-th target: 127.S.x.y, S its subnet.
+func (env *loopbackEnv) targetAddr(e *exporter, i int) string {
+	return fmt.Sprintf("127.%d.%d.%d:%d", env.subnet[e.name], i/250, 1+i%250, targetPort)
+}
+
+// order is the servers in round r's order: forwards, then backwards, so
+// that drift over the run hits all of them alike.
+func (env *loopbackEnv) order(r int) []*exporter {
+	order := slices.Clone(env.servers)
+	if r%2 == 1 {
+		slices.Reverse(order)
+	}
+	return order
+}
+
+// logCounters logs the namespace's TCP counters, for whoever looks
+// into failed probes.
+func (env *loopbackEnv) logCounters(runs []throughputRun) {
+	for _, r := range runs {
+		if r.failed > 0 {
+			if stats, err := env.ns.Output("nstat", "-az", "TcpExt*Drop*", "TcpExt*Overflow*", "TcpExtEmbryonicRsts", "TcpExtTCPAbort*", "TcpAttemptFails", "TcpEstabResets", "TcpOutRsts"); err == nil {
+				logf("probes failed; the namespace's TCP counters:\n%s", stats)
+			}
+			return
+		}
+	}
+}
+
+func (env *loopbackEnv) close() {
+	for _, e := range env.servers {
+		e.proc.stop(10 * time.Second)
+	}
+	if env.target != nil {
+		env.target.ln.Close()
+	}
+	env.ns.Close()
+}
+
+func runThroughput(o throughputOptions, out io.Writer) error {
+	env, err := newLoopbackEnv("synack-bench-throughput", o.synack, o.blackbox, o.dir)
+	if err != nil {
+		return err
+	}
+	defer env.close()
 	var runs []throughputRun
 	for round := range o.rounds {
-		// ABBA order: drift over the run hits both exporters alike.
-		order := []*exporter{syn, bb}
-		if round%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, e := range order {
-			r, err := measureThroughput(ns, dial, e, targetAddrs[e.name], target, o)
+		for _, e := range env.order(round) {
+			r, err := measureThroughput(env, e, o)
 			if err != nil {
 				return err
 			}
 			r.round = round + 1
-			logf("round %d %-17s %7.0f req/s  %.3f CPU s/1k  p50 %s p99 %s  peak RSS %d MB  %.2f accepts/probe  %.2f packets/probe  %d failed; machine idle %.0f%% stolen %.0f%%",
-				r.round, r.exporter, r.reqPerSec, r.cpuPer1k, fmtDur(r.p50), fmtDur(r.p99), r.peakRSSKB/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed,
-				100*r.machine.share(r.machine.idle), 100*r.machine.share(r.machine.steal))
-			if r.firstFailure != "" {
-				logf("round %d %s: first failed probe: %s", r.round, r.exporter, r.firstFailure)
-			}
+			logRun(r)
 			runs = append(runs, r)
 		}
 	}
-	for _, r := range runs {
-		if r.failed > 0 {
-			// For whoever looks into the failures: the namespace's own
-			// TCP counters, since it was created.
-			if stats, err := ns.Output("nstat", "-az", "TcpExt*Drop*", "TcpExt*Overflow*", "TcpExtEmbryonicRsts", "TcpExtTCPAbort*", "TcpAttemptFails", "TcpEstabResets", "TcpOutRsts"); err == nil {
-				logf("probes failed; the namespace's TCP counters:\n%s", stats)
-			}
-			break
-		}
-	}
-	writeThroughput(out, o, runs, sequences)
+	env.logCounters(runs)
+	writeThroughput(out, o, runs, env.sequences)
 	return nil
 }
 
-func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string) (net.Conn, error), e *exporter, target string, listener *acceptCounter, o throughputOptions) (throughputRun, error) {
-	u, err := url.Parse(e.probeURL("bench", target))
-	if err != nil {
-		return throughputRun{}, err
+func logRun(r throughputRun) {
+	logf("round %d %-17s %7.0f req/s  %.3f CPU s/1k  p50 %s p99 %s  peak RSS %d MB  %.2f accepts/probe  %.2f packets/probe  %d failed %d late; machine idle %.0f%% stolen %.0f%%",
+		r.round, r.exporter, r.reqPerSec, r.cpuPer1k, fmtDur(r.p50), fmtDur(r.p99), r.peakRSSKB/1024, r.acceptsPerProbe, r.pktsPerProbe, r.failed, r.late,
+		100*r.machine.share(r.machine.idle), 100*r.machine.share(r.machine.steal))
+	if r.firstFailure != "" {
+		logf("round %d %s: first failed probe: %s", r.round, r.exporter, r.firstFailure)
 	}
-	dial := func() (net.Conn, error) { return dialNS(context.Background(), "tcp", u.Host) }
-	if _, _, _, err := closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.warmup); err != nil {
-		return throughputRun{}, fmt.Errorf("%s: %w", e.name, err)
-	}
+}
+
+// measure runs load against e and accounts for it: the server's CPU and
+// peak RSS, the target's accepts, the packets, the machine.
+func measure(env *loopbackEnv, e *exporter, load func() (lat []time.Duration, failed int, firstFailure string, err error)) (throughputRun, error) {
 	pid := e.proc.pid()
 	if err := resetPeakRSS(pid); err != nil {
 		return throughputRun{}, err
@@ -192,15 +233,15 @@ func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string
 	if err != nil {
 		return throughputRun{}, err
 	}
-	pkts0, err := readCounter(ns)
+	pkts0, err := readCounter(env.ns)
 	if err != nil {
 		return throughputRun{}, err
 	}
-	acc0 := listener.accepted.Load()
+	acc0 := env.target.accepted.Load()
 	gen0, _ := cpuTime(os.Getpid())
 	mach0, _ := readMachineTimes()
 	start := time.Now()
-	lat, failed, firstFailure, err := closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.duration)
+	lat, failed, firstFailure, err := load()
 	elapsed := time.Since(start)
 	gen1, _ := cpuTime(os.Getpid())
 	mach1, _ := readMachineTimes()
@@ -213,7 +254,7 @@ func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string
 	if err != nil {
 		return throughputRun{}, err
 	}
-	pkts1, err := readCounter(ns)
+	pkts1, err := readCounter(env.ns)
 	if err != nil {
 		return throughputRun{}, err
 	}
@@ -224,14 +265,14 @@ func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string
 	if err := e.proc.alive(); err != nil {
 		return throughputRun{}, err
 	}
-	n := len(lat)
+	n := max(len(lat), 1)
 	r := throughputRun{
-		exporter: e.name, probes: n, failed: failed, firstFailure: firstFailure, elapsed: elapsed,
+		exporter: e.name, probes: len(lat), failed: failed, firstFailure: firstFailure, elapsed: elapsed,
 		cpu: user1 + sys1 - user0 - sys0, peakRSSKB: hwm, generator: gen1 - gen0, machine: mach1.sub(mach0),
-		accepts: listener.accepted.Load() - acc0, pkts: pkts1 - pkts0,
+		accepts: env.target.accepted.Load() - acc0, pkts: pkts1 - pkts0,
 	}
 	r.p50, r.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
-	r.reqPerSec = float64(n) / elapsed.Seconds()
+	r.reqPerSec = float64(len(lat)) / elapsed.Seconds()
 	r.cpuPer1k = r.cpu.Seconds() / float64(n) * 1000
 	if r.cpu > 0 {
 		r.sysShare = float64(sys1-sys0) / float64(r.cpu)
@@ -239,6 +280,21 @@ func measureThroughput(ns *netns.NS, dialNS func(context.Context, string, string
 	r.acceptsPerProbe = float64(r.accepts) / float64(n)
 	r.pktsPerProbe = float64(r.pkts) / float64(n)
 	return r, nil
+}
+
+// measureThroughput is one saturated run: conc requests in flight.
+func measureThroughput(env *loopbackEnv, e *exporter, o throughputOptions) (throughputRun, error) {
+	u, err := url.Parse(e.probeURL("bench", env.targetAddr(e, 0)))
+	if err != nil {
+		return throughputRun{}, err
+	}
+	dial := func() (net.Conn, error) { return env.dial(context.Background(), "tcp", u.Host) }
+	if _, _, _, err := closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.warmup); err != nil {
+		return throughputRun{}, fmt.Errorf("%s: %w", e.name, err)
+	}
+	return measure(env, e, func() ([]time.Duration, int, string, error) {
+		return closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.duration)
+	})
 }
 
 var counterPackets = regexp.MustCompile(`packets (\d+)`)
