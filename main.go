@@ -44,6 +44,7 @@ func main() {
 		maxConcurrency = kingpin.Flag("probe.max-concurrency", "Probes allowed in flight; beyond it a probe fails at once with class local. 0 means no limit.").Default("10000").Uint()
 		logLevel       = kingpin.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error. Probe lines are debug.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat      = kingpin.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
+		idleTimeout    = kingpin.Flag("web.idle-timeout", "How long a keep-alive connection may wait for its next request before the exporter closes it. Longer than common scrape intervals (15s to 2m), so that Prometheus reuses one connection from scrape to scrape, yet bounded, so that clients that go quiet do not hold connections.").Default("5m").Duration()
 		webFlags       = kingpinflag.AddFlags(kingpin.CommandLine, ":9847")
 	)
 	kingpin.Version(version.Print(name))
@@ -62,6 +63,9 @@ func main() {
 	}
 	if *timeoutOffset < 0 {
 		fatal(logger, "--timeout-offset must not be negative", *timeoutOffset)
+	}
+	if *idleTimeout <= 0 {
+		fatal(logger, "--web.idle-timeout must be positive", *idleTimeout)
 	}
 
 	// Before the first load, so that an early SIGHUP cannot kill the process.
@@ -90,6 +94,7 @@ func main() {
 	server := &http.Server{
 		Handler:           exporter,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       *idleTimeout,
 		// The server's own complaints, such as accept errors when out of
 		// file descriptors, in the same format as every other line.
 		ErrorLog: slog.NewLogLogger(slogger.Handler(), slog.LevelError),

@@ -237,3 +237,23 @@ func boolToInt(b bool) int {
 	}
 	return 0
 }
+
+// TestBadFlagValues: a flag value out of range stops the exporter at once
+// with one error line that names the flag.
+func TestBadFlagValues(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"--timeout-offset=-1s", "--web.idle-timeout=0s"} {
+		t.Run(flag, func(t *testing.T) {
+			cmd := exec.Command(bin, flag, "--web.listen-address=127.0.0.1:0")
+			cmd.Dir = t.TempDir()
+			out, _ := cmd.CombinedOutput()
+			name, _, _ := strings.Cut(flag, "=")
+			if code := cmd.ProcessState.ExitCode(); code != 1 || strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), name) {
+				t.Errorf("exit code %d, output %q; want 1 and one line naming %s", code, out, name)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seed-5ff58b3a/synack_exporter/internal/leakcheck"
 	"github.com/seed-5ff58b3a/synack_exporter/internal/loopback"
 )
 
@@ -178,5 +179,48 @@ func TestTLSServingWithoutDataRace(t *testing.T) {
 	err = p.cmd.Wait()
 	if strings.Contains(p.log.String(), "DATA RACE") || err != nil {
 		t.Errorf("exit after SIGTERM: %v, want status 0 and no data race; log:\n%s", err, p.log.String())
+	}
+}
+
+// TestIdleConnectionClosed: a keep-alive connection that sends nothing
+// after its answer is closed once --web.idle-timeout has passed, not
+// before, and the exporter's descriptors go back to what it held before
+// the connection.
+func TestIdleConnectionClosed(t *testing.T) {
+	const idle = time.Second
+	p := startExporter(t, t.TempDir(), "--web.listen-address=127.0.0.1:0", "--web.idle-timeout="+idle.String())
+	addr := p.waitLog(t, listeningRE)
+	pid := p.cmd.Process.Pid
+	baseline := leakcheck.ProcessFDs(t, pid)
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(conn, "GET /-/healthy HTTP/1.1\r\nHost: exporter\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	if status, body := readAnswer(t, r); status != 200 || body != "Healthy\n" {
+		t.Fatalf("/-/healthy: %d %q", status, body)
+	}
+	answered := time.Now()
+	if n := leakcheck.ProcessFDs(t, pid); n <= baseline {
+		t.Fatalf("the exporter holds %d descriptors with a connection open, %d before: the count misses it", n, baseline)
+	}
+	if n, err := r.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle connection: read %d bytes, %v; want the exporter to close it", n, err)
+	}
+	if waited := time.Since(answered); waited < idle*9/10 {
+		t.Errorf("closed after %v idle, before the %v idle timeout", waited, idle)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for leakcheck.ProcessFDs(t, pid) > baseline {
+		if time.Now().After(deadline) {
+			t.Fatalf("the exporter holds %d descriptors after the close, %d before", leakcheck.ProcessFDs(t, pid), baseline)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 }

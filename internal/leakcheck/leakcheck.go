@@ -3,6 +3,7 @@
 package leakcheck
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"testing"
@@ -12,7 +13,19 @@ import (
 // OpenFDs counts this process's open file descriptors (Linux /proc).
 func OpenFDs(t testing.TB) int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
+	return countFDs(t, "/proc/self/fd")
+}
+
+// ProcessFDs counts the open file descriptors of process pid, such as a
+// binary the test started (Linux /proc).
+func ProcessFDs(t testing.TB, pid int) int {
+	t.Helper()
+	return countFDs(t, fmt.Sprintf("/proc/%d/fd", pid))
+}
+
+func countFDs(t testing.TB, dir string) int {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
