@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -67,9 +68,7 @@ func TestPeerFromLinuxListener(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			server, addr := linkedServer(t, client, 200+i)
 			for _, s := range tt.sysctls {
-				if err := server.Run("sysctl", "-qw", s); err != nil {
-					t.Fatal(err)
-				}
+				setSysctl(t, server, s)
 			}
 			listenWithMSS(t, server, addr, listenerMSS)
 			cookiesBefore := syncookiesSent(t, server)
@@ -101,6 +100,20 @@ func TestPeerFromLinuxListener(t *testing.T) {
 				t.Errorf("hash %#x against the defaults' %#x: want a change exactly when the fingerprint changes", r.Peer.Hash(), base.Hash())
 			}
 		})
+	}
+}
+
+// setSysctl sets one "net.ipv4.NAME=VALUE" inside ns: a file of
+// /proc/sys/net opened from a thread in a namespace is that namespace's.
+func setSysctl(t *testing.T, ns *netns.NS, setting string) {
+	t.Helper()
+	name, value, ok := strings.Cut(setting, "=")
+	if !ok {
+		t.Fatalf("sysctl %q: want NAME=VALUE", setting)
+	}
+	path := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
+	if err := ns.Do(func() error { return os.WriteFile(path, []byte(value), 0) }); err != nil {
+		t.Fatalf("sysctl %s in %v: %v", setting, ns, err)
 	}
 }
 

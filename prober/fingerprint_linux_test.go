@@ -91,9 +91,7 @@ func TestPeerFromFakePeer(t *testing.T) {
 // default 2 only accepts it), which is per namespace.
 func TestPeerECN(t *testing.T) {
 	ns := netns.New(t)
-	if err := ns.Run("sysctl", "-qw", "net.ipv4.tcp_ecn=1"); err != nil {
-		t.Fatal(err)
-	}
+	setSysctl(t, ns, "net.ipv4.tcp_ecn=1")
 	for _, ecn := range []bool{false, true} {
 		t.Run(fmt.Sprint("peer agrees ", ecn), func(t *testing.T) {
 			n := 110
