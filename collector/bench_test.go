@@ -30,6 +30,8 @@ func BenchmarkProbe(b *testing.B) {
 		fixed := checkerFunc(func(context.Context, string) prober.Result {
 			r := openResult
 			r.SYNACK, r.RTT = 42*time.Microsecond, 40*time.Microsecond
+			r.Peer = prober.Peer{MSS: 1460, Window: 65160, HasWindow: true, WindowScale: 7,
+				Options: prober.OptionTimestamps | prober.OptionSACK | prober.OptionWindowScale}
 			return r
 		})
 		benchmarkProbe(b, fixed, "127.0.0.1:22")
