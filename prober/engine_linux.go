@@ -3,6 +3,7 @@ package prober
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"runtime"
@@ -167,9 +168,7 @@ func (e *epollEngine) connect(ctx context.Context, addr netip.AddrPort, opts Opt
 // expire ends a check whose ctx ended, unless the loop has already taken
 // its answer.
 func (e *epollEngine) expire(ctx context.Context, p *pending) {
-	if ackSent, ok := e.abandon(p); ok {
-		r := contextFailure(ctx.Err())
-		r.ACKSent = ackSent
+	if r, ok := e.abandon(p, contextFailure(ctx.Err())); ok {
 		p.done(r)
 	}
 }
@@ -215,12 +214,12 @@ func (e *epollEngine) register(p *pending) error {
 	return nil
 }
 
-// abandon takes p back from the loop after its caller gave up, and closes
-// its socket. ok is false when the loop already owns p's answer, which is
-// then on p.done. A SYN-ACK may have come in while neither the loop nor
-// the caller ran; if the kernel's delayed ACK has left as well, ackSent
-// says so, so that the leak is counted rather than hidden in a timeout.
-func (e *epollEngine) abandon(p *pending) (ackSent, ok bool) {
+// abandon takes p back from the loop after its caller gave up, and
+// finishes it as the loop would, with otherwise as the result when no
+// answer has come. ok is false when the loop already owns p's answer. A
+// SYN-ACK may have come in while neither the loop nor the caller ran:
+// then the result is open, and says whether the delayed ACK left.
+func (e *epollEngine) abandon(p *pending, otherwise Result) (r Result, ok bool) {
 	e.mu.Lock()
 	_, found := e.checks[p.token]
 	if found {
@@ -228,14 +227,9 @@ func (e *epollEngine) abandon(p *pending) (ackSent, ok bool) {
 	}
 	e.mu.Unlock()
 	if !found {
-		return false, false
+		return Result{}, false
 	}
-	if info, err := unix.GetsockoptTCPInfo(p.fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-		ackSent = info.State == tcpEstablished && info.Segs_out > 1+info.Total_retrans
-	}
-	// Closing removes the fd from epoll as well.
-	unix.Close(p.fd)
-	return ackSent, true
+	return conclude(p, time.Now(), otherwise), true
 }
 
 // loop waits for the epoll instance to have events without taking them:
@@ -313,7 +307,6 @@ func (e *epollEngine) idle() bool {
 type drainer struct {
 	events [maxEvents]unix.EpollEvent
 	ready  []*pending
-	kinds  []uint32
 }
 
 // drain takes the ready events without waiting, and answers their checks.
@@ -329,44 +322,80 @@ func (e *epollEngine) drain(d *drainer) error {
 		}
 		return os.NewSyscallError("epoll_pwait", err)
 	}
-	d.ready, d.kinds = d.ready[:0], d.kinds[:0]
+	d.ready = d.ready[:0]
 	e.mu.Lock()
 	for i := range d.events[:n] {
 		token := tokenOf(&d.events[i])
 		if p, ok := e.checks[token]; ok {
 			delete(e.checks, token)
 			d.ready = append(d.ready, p)
-			d.kinds = append(d.kinds, d.events[i].Events)
 		}
 	}
 	e.mu.Unlock()
-	for i, p := range d.ready {
-		p.finish(answered(p.fd, d.kinds[i], p.sent, now))
+	for _, p := range d.ready {
+		p.finish(conclude(p, now, woke))
 	}
 	return nil
 }
 
-// answered reads what the kernel knows about the handshake and closes fd,
-// sending the RST, before anything else can delay it. A plain EPOLLOUT on
-// an established socket needs only TCP_INFO; SO_ERROR is read when the
-// kernel flagged an error or the state is not what an answer leaves.
-func answered(fd int, events uint32, sent, now time.Time) Result {
-	if events&(unix.EPOLLERR|unix.EPOLLHUP) == 0 {
-		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-		if err == nil && info.State == tcpEstablished {
-			unix.Close(fd)
-			return openResult(info, now.Sub(sent))
-		}
+// woke is the result of a socket that epoll reported without an answer.
+var woke = failure(ClassOther, errors.New("prober: socket woke without an answer"))
+
+// answer reads what the kernel knows about fd's handshake. When it has
+// an answer, answer closes fd, sending the RST before anything else can
+// delay it, and returns the result with ok true; a socket still in
+// SYN_SENT stays open, with ok false. Every path that ends a check (the
+// loop, the sweeper, a caller that gives up, shutdown, and the caller
+// right after connect()) decides here, so each tells the same truth.
+//
+// An established socket (or one the peer closed since: CLOSE_WAIT) got
+// a SYN-ACK. So did a socket reset with ECONNRESET or EPIPE: tcp_reset()
+// gives ECONNREFUSED to a reset in SYN_SENT and those two only to a
+// connection that was established. That is the escaped ACK's usual end:
+// the loop ran more than 200 ms after the SYN-ACK, the kernel's delayed
+// ACK left, and a peer with no connection for it (a fake peer, a SYN
+// proxy) answered with an RST. Checked on Linux 6.18 with the fake peer
+// (doc.go has what TCP_INFO holds then); the result is open, ACKSent.
+func answer(fd int, sent, now time.Time) (Result, bool) {
+	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	if err != nil {
+		unix.Close(fd)
+		return failure(ClassOther, os.NewSyscallError("getsockopt TCP_INFO", err)), true
+	}
+	switch info.State {
+	case tcpSynSent:
+		return Result{}, false
+	case tcpEstablished, tcpCloseWait:
+		unix.Close(fd)
+		return openResult(info, now.Sub(sent)), true
 	}
 	defer unix.Close(fd)
 	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	switch {
+	switch errno := unix.Errno(soerr); {
 	case err != nil:
-		return failure(ClassOther, os.NewSyscallError("getsockopt SO_ERROR", err))
-	case soerr != 0:
+		return failure(ClassOther, os.NewSyscallError("getsockopt SO_ERROR", err)), true
+	case errno == unix.ECONNRESET || errno == unix.EPIPE:
+		return openResult(info, now.Sub(sent)), true
+	case errno != 0:
+		return connectFailure(os.NewSyscallError("connect", errno)), true
+	}
+	return failure(ClassOther, fmt.Errorf("prober: socket in TCP state %d without an error", info.State)), true
+}
+
+// conclude ends p, which its caller has taken from the loop: with the
+// answer the kernel has, or with otherwise when there is none yet. A
+// socket still in SYN_SENT may already carry its error: the kernel sets
+// it and wakes epoll before it moves the socket to CLOSE (tcp_reset,
+// tcp_done_with_error), so the loop can read it in between.
+func conclude(p *pending, now time.Time, otherwise Result) Result {
+	if r, ok := answer(p.fd, p.sent, now); ok {
+		return r
+	}
+	defer unix.Close(p.fd)
+	if soerr, err := unix.GetsockoptInt(p.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
 		return connectFailure(os.NewSyscallError("connect", unix.Errno(soerr)))
 	}
-	return failure(ClassOther, errors.New("prober: socket woke without an answer"))
+	return otherwise
 }
 
 // answeredEarly finishes a check whose answer came while connect() ran,
@@ -377,29 +406,17 @@ func answered(fd int, events uint32, sent, now time.Time) Result {
 // hand-off back, two thread switches that cost more than the check; a
 // remote target is still in SYN_SENT and goes to the loop as before.
 func answeredEarly(fd int, sent time.Time) (Result, bool) {
-	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-	now := time.Now()
-	switch {
-	case err != nil:
-		return Result{}, false
-	case info.State == tcpEstablished:
-		unix.Close(fd)
-		return openResult(info, now.Sub(sent)), true
-	case info.State == tcpClose:
-		if soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
-			unix.Close(fd)
-			return connectFailure(os.NewSyscallError("connect", unix.Errno(soerr))), true
-		}
-	}
-	return Result{}, false
+	return answer(fd, sent, time.Now())
 }
 
 // answerEarly is answeredEarly; tests of the loop turn it off, since a
 // loopback target would otherwise never reach the loop.
 var answerEarly = answeredEarly
 
+// openResult is the result of a socket that got a SYN-ACK, seen by user
+// space synack after the SYN left.
 func openResult(info *unix.TCPInfo, synack time.Duration) Result {
-	return Result{
+	r := Result{
 		Class:          ClassOpen,
 		Mode:           mode,
 		SYNACK:         synack,
@@ -410,6 +427,22 @@ func openResult(info *unix.TCPInfo, synack time.Duration) Result {
 		ACKSent: info.Segs_out > 1+info.Total_retrans,
 		Peer:    peerOf(info),
 	}
+	if r.ACKSent {
+		r.SYNACK = kernelSYNACK(info, synack)
+	}
+	return r
+}
+
+// kernelSYNACK is the SYN to SYN-ACK time as the kernel recorded it, for
+// an answer that user space saw at least 200 ms late (its ACK escaped):
+// tcpi_rtt, the kernel's own sample, when no SYN was retransmitted;
+// otherwise synack less tcpi_last_ack_recv, how long ago the SYN-ACK
+// came, in jiffies (4 ms with this kernel's HZ=250). Both survive a reset.
+func kernelSYNACK(info *unix.TCPInfo, synack time.Duration) time.Duration {
+	if info.Total_retrans == 0 && info.Rtt > 0 {
+		return time.Duration(info.Rtt) * time.Microsecond
+	}
+	return max(0, synack-time.Duration(info.Last_ack_recv)*time.Millisecond)
 }
 
 // Test hooks: testHookAfterWait stalls whoever takes events (loop or
@@ -423,7 +456,8 @@ var (
 // TCP states from the kernel's include/net/tcp_states.h.
 const (
 	tcpEstablished = 1
-	tcpClose       = 7
+	tcpSynSent     = 2
+	tcpCloseWait   = 8
 )
 
 // shutdown ends every check still waiting, closing its fd, and releases
@@ -440,9 +474,9 @@ func (e *epollEngine) shutdown(cause error) {
 	unix.Close(e.wakefd)
 	e.mu.Unlock()
 	e.fdsMu.Unlock()
+	now := time.Now()
 	for _, p := range left {
-		unix.Close(p.fd)
-		p.finish(failure(ClassLocal, cause))
+		p.finish(conclude(p, now, failure(ClassLocal, cause)))
 	}
 }
 

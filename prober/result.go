@@ -71,7 +71,9 @@ type Result struct {
 	// DNS is the time spent resolving the host name (0 for literals).
 	DNS time.Duration
 	// SYNACK is the time from just before connect() to the loop seeing the
-	// answer, on the monotonic clock. Only meaningful when Class is open.
+	// answer, on the monotonic clock; when ACKSent, the loop saw it too
+	// late, and SYNACK is the kernel's record instead (see doc.go). Only
+	// meaningful when Class is open.
 	SYNACK time.Duration
 	// RTT is the kernel's own SYN to SYN-ACK sample (tcpi_rtt). Only
 	// meaningful when Class is open; unreliable when SYNRetransmits > 0.
@@ -79,7 +81,8 @@ type Result struct {
 	// SYNRetransmits counts SYNs re-sent before the answer.
 	SYNRetransmits uint32
 	// ACKSent is true when the kernel had sent an ACK before the RST, so
-	// the target saw a completed connection. It should never happen.
+	// the target saw a completed connection; Class is then open, even if
+	// the target has reset the connection since. It should never happen.
 	ACKSent bool
 	// Peer is what the SYN-ACK said about the target (MSS, window,
 	// options). Known only when Class is open and Mode is half-open.

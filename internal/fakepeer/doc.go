@@ -8,7 +8,10 @@
 // answers back: a SYN-ACK for an open port after a chosen delay (with a
 // chosen MSS, window and options), an RST
 // for a closed one, an ICMP error for an unreachable one, nothing for any
-// other. It never completes a handshake and never sends data, so a test
+// other; it keeps no connections, so any other segment but an RST (the
+// handshake's ACK, when a prober lets it escape) gets an RST at once, as
+// RFC 9293 has a host answer a segment for no connection. It never
+// completes a handshake and never sends data, so a test
 // can assert "SYN, then RST, never a bare ACK" and compare the latency
 // the prober reports with the delay it injected: this kernel has no
 // netem, and the TUN device is how latency gets in.

@@ -299,10 +299,21 @@ func (p *Peer) read() {
 		}
 		pkt.Time = now
 		p.record(pkt)
-		if pkt.IsSYN() {
+		switch {
+		case pkt.IsSYN():
 			p.answer(pkt, buf[:n])
+		case !pkt.IsRST():
+			p.resetStray(pkt)
 		}
 	}
+}
+
+// resetStray answers a segment that opens nothing, such as the ACK that
+// would complete a handshake, with an RST, as RFC 9293 (3.10.7.1) has a
+// host do for a connection it does not have: the peer keeps none.
+func (p *Peer) resetStray(pkt Packet) {
+	rec := Packet{FromPeer: true, Proto: protoTCP, Src: pkt.Dst, Dst: pkt.Src, Flags: RST, Seq: pkt.Ack}
+	p.send(buildTCP(rec.Src, rec.Dst, rec.Flags, rec.Seq, 0, 0, Options{}), rec)
 }
 
 func (p *Peer) fail(err error) {

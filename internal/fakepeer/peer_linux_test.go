@@ -160,10 +160,14 @@ func TestCanaryDelayedACK(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", target, err)
 		}
-		var synack Packet
+		var synack, reset Packet
 		for _, a := range p.Answers() {
-			if a.Dst.Port() == port {
+			switch {
+			case a.Dst.Port() != port:
+			case a.Flags == SYN|ACK:
 				synack = a
+			case a.Flags == RST:
+				reset = a
 			}
 		}
 		gap := ack.Time.Sub(synack.Time)
@@ -172,6 +176,10 @@ func TestCanaryDelayedACK(t *testing.T) {
 		}
 		if ack.Ack != synack.Seq+1 {
 			t.Errorf("%v: ACK %v does not acknowledge SYN-ACK %v", target, ack, synack)
+		}
+		// The peer keeps no connection, so it resets the ACK's.
+		if reset.Seq != ack.Ack || reset.Time.Before(ack.Time) {
+			t.Errorf("%v: answer to ACK %v: %v, want an RST with seq %d", target, ack, reset, ack.Ack)
 		}
 		t.Logf("%v: delayed ACK %v after the SYN-ACK", target, gap)
 	}

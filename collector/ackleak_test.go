@@ -1,0 +1,46 @@
+package collector
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/seed-5ff58b3a/synack_exporter/prober"
+)
+
+// TestEscapedACKIsLoggedAtWarn: a half-open check whose ACK escaped (the
+// prober reports it open with ACKSent, issue 16) is a success whose
+// probe_tcp_ack_sent is 1, and the process log says so at warn, with the
+// address; a full connect, which sends the ACK by design, logs nothing.
+func TestEscapedACKIsLoggedAtWarn(t *testing.T) {
+	addr := netip.MustParseAddrPort("198.18.0.2:80")
+	results := map[string]prober.Result{
+		"leak.test:80":    {Class: prober.ClassOpen, Mode: prober.ModeHalfOpen, Addr: addr, ACKSent: true},
+		"connect.test:80": {Class: prober.ClassOpen, Mode: prober.ModeConnect, Addr: addr, ACKSent: true},
+	}
+	s := newTestServer(t, Options{Checker: checkerFunc(func(_ context.Context, target string) prober.Result {
+		return results[target]
+	})})
+	_, _, body := s.get(t, "/probe?target=leak.test:80")
+	mfs := parseMetrics(t, body)
+	if gaugeValue(t, mfs, "probe_success") != 1 || gaugeValue(t, mfs, "probe_tcp_ack_sent") != 1 {
+		t.Errorf("escaped ACK: want probe_success 1 and probe_tcp_ack_sent 1:\n%s", body)
+	}
+	warn := func() []string {
+		var lines []string
+		for _, l := range strings.Split(s.logs.String(), "\n") {
+			if strings.Contains(l, "level=warn") && strings.Contains(l, "An ACK left before the RST") {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	if got := warn(); len(got) != 1 || !strings.Contains(got[0], "addr=198.18.0.2:80") || !strings.Contains(got[0], "target=leak.test:80") {
+		t.Errorf("warn lines %q, want one naming the target and address; log:\n%s", got, s.logs)
+	}
+	s.get(t, "/probe?target=connect.test:80")
+	if got := warn(); len(got) != 1 {
+		t.Errorf("a full connect logged an ACK leak: %q", got)
+	}
+}
