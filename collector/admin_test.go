@@ -82,3 +82,32 @@ func TestHealthy(t *testing.T) {
 		t.Errorf("unknown page: %d, want 404", status)
 	}
 }
+
+// TestMetricsFormats: /metrics answers in the format the client asks
+// for, OpenMetrics included, as client_golang negotiates it.
+func TestMetricsFormats(t *testing.T) {
+	s := newTestServer(t, Options{Checker: checkerFunc(nil)})
+	for _, tt := range []struct {
+		name, accept, ctype, suffix string
+	}{
+		{"no Accept", "", "text/plain; version=0.0.4", "\n"},
+		{"OpenMetrics", "application/openmetrics-text; version=1.0.0", "application/openmetrics-text; version=1.0.0", "# EOF\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var header []string
+			if tt.accept != "" {
+				header = []string{"Accept", tt.accept}
+			}
+			status, ctype, body := s.get(t, "/metrics", header...)
+			if status != 200 || !strings.HasPrefix(ctype, tt.ctype) {
+				t.Fatalf("%d %q, want 200 %q", status, ctype, tt.ctype)
+			}
+			if !strings.HasSuffix(body, tt.suffix) || !strings.Contains(body, "synack_exporter_build_info") {
+				t.Errorf("body does not end with %q or lacks build_info:\n%s", tt.suffix, body)
+			}
+			if tt.suffix == "\n" && strings.Contains(body, "# EOF") {
+				t.Errorf("text format answer carries OpenMetrics' # EOF")
+			}
+		})
+	}
+}

@@ -12,13 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/seed-5ff58b3a/synack_exporter/config"
+	"github.com/seed-5ff58b3a/synack_exporter/internal/quote"
 )
 
 func (e *Exporter) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /probe", e.serveProbe)
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(e.registry,
-		promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{})))
+		promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{EnableOpenMetrics: true})))
 	mux.HandleFunc("GET /config", e.serveConfig)
 	mux.HandleFunc("GET /-/healthy", serveHealthy)
 	mux.HandleFunc("POST /-/reload", e.serveReload)
@@ -45,7 +46,7 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	module, ok := e.opts.Config.Current().Module(req.Module)
 	if !ok {
 		e.metrics.moduleUnknown.Inc()
-		e.badRequest(w, fmt.Errorf("unknown module %q", req.Module))
+		e.badRequest(w, fmt.Errorf("unknown module %s", quote.Short(req.Module)))
 		return
 	}
 	timeout := probeTimeout(req.ScrapeTimeout, e.opts.TimeoutOffset, time.Duration(module.Timeout))

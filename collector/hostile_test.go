@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/quote"
 )
 
 // TestHostileRequests sends /probe the requests a scanner, a fuzzer or a
@@ -110,8 +112,8 @@ func TestHostileRequests(t *testing.T) {
 		{"parameter names are case-sensitive", "Target=" + open, nil, 400, "target parameter is missing"},
 		{"no query", "", nil, 400, "target parameter is missing"},
 		{"only separators", "&&&=&", nil, 400, "target parameter is missing"},
-		{"long module", "target=" + open + "&module=" + strings.Repeat("m", 300), nil, 400,
-			`unknown module "` + strings.Repeat("m", 300) + `"`},
+		{"long module", "target=" + open + "&module=" + strings.Repeat("m", 4000), nil, 400,
+			`unknown module "` + strings.Repeat("m", quote.MaxShown) + `"...`},
 
 		// The scrape timeout header.
 		{"negative timeout", "target=" + open, []string{scrapeTimeoutHeader, "-5"}, 400,

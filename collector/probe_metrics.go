@@ -137,11 +137,12 @@ func ipProtocol(addr netip.AddrPort) float64 {
 	return 6
 }
 
-// ipAddrHash hashes the address's text form (FNV-32a, as blackbox_exporter
-// does), so the value stays the same across restarts and versions.
+// ipAddrHash is blackbox_exporter's probe_ip_addr_hash: FNV-32a over the
+// address's bytes, 4 of them for an IPv4 address (mapped into IPv6 or
+// not), 16 for IPv6, so the two exporters give the same value.
 func ipAddrHash(ip netip.Addr) float64 {
 	h := fnv.New32a()
-	h.Write([]byte(ip.String()))
+	h.Write(ip.Unmap().AsSlice())
 	return float64(h.Sum32())
 }
 

@@ -94,3 +94,32 @@ func TestAppendMetricsCanonical(t *testing.T) {
 		})
 	}
 }
+
+// TestIPAddrHash: probe_ip_addr_hash is blackbox_exporter's value for the
+// same address, so dashboards that compare it keep working.
+func TestIPAddrHash(t *testing.T) {
+	for _, tt := range []struct {
+		addr string
+		want uint32
+	}{
+		{"127.0.0.1", 3668918509}, // blackbox_exporter 0.23's answer
+		{"::ffff:127.0.0.1", 3668918509},
+		{"::1", fnv1a32(append(make([]byte, 15), 1))},
+		{"fd00:198:18::2", fnv1a32([]byte{0xfd, 0, 1, 0x98, 0, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})},
+	} {
+		if got := ipAddrHash(netip.MustParseAddr(tt.addr)); got != float64(tt.want) {
+			t.Errorf("ipAddrHash(%s) = %.0f, want %d", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// fnv1a32 is FNV-1a, 32 bits, written out from its definition so that the
+// test does not check hash/fnv against itself.
+func fnv1a32(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}

@@ -2,7 +2,7 @@ package collector
 
 import (
 	"fmt"
-	"hash/fnv"
+	"net/netip"
 	"net/url"
 	"strings"
 	"syscall"
@@ -42,12 +42,10 @@ probe_tcp_errno %d
 func expectedProbe(success int, timeout float64, ipProtocol int, ip string, errno syscall.Errno, class string) string {
 	hash := ""
 	if ip != "" {
-		h := fnv.New32a()
-		h.Write([]byte(ip))
 		hash = fmt.Sprintf(`# HELP probe_ip_addr_hash FNV-32a hash of the IP address probed, to detect when the address changes; absent when no address was resolved.
 # TYPE probe_ip_addr_hash gauge
 probe_ip_addr_hash %d
-`, h.Sum32())
+`, fnv1a32(netip.MustParseAddr(ip).Unmap().AsSlice()))
 	}
 	return fmt.Sprintf(probeHelp, success, timeout, ipProtocol, hash, int(errno)) + errorClasses(class)
 }
