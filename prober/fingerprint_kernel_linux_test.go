@@ -103,6 +103,23 @@ func TestPeerFromLinuxListener(t *testing.T) {
 	}
 }
 
+// TestPeerNeedsThisHost: an option is agreed only when this host offers
+// it too, so the exporter host's own sysctls change the fingerprint.
+func TestPeerNeedsThisHost(t *testing.T) {
+	client := netns.New(t)
+	setSysctl(t, client, "net.ipv4.tcp_sack=0")
+	setSysctl(t, client, "net.ipv4.tcp_timestamps=0")
+	server, addr := linkedServer(t, client, 220)
+	listenWithMSS(t, server, addr, listenerMSS)
+	r := checkIn(t, client, newChecker(t), addr, 5*time.Second)
+	if r.Class != ClassOpen {
+		t.Fatalf("result %+v", r)
+	}
+	if r.Peer.Options != OptionWindowScale || r.Peer.MSS != listenerMSS || r.Peer.Window != windowFor(listenerMSS) {
+		t.Errorf("peer %+v, want window_scale alone, MSS %d, window %d", r.Peer, listenerMSS, windowFor(listenerMSS))
+	}
+}
+
 // setSysctl sets one "net.ipv4.NAME=VALUE" inside ns: a file of
 // /proc/sys/net opened from a thread in a namespace is that namespace's.
 func setSysctl(t *testing.T, ns *netns.NS, setting string) {
