@@ -1,7 +1,8 @@
 // Package collector turns the prober's results into Prometheus metrics and
 // serves synack_exporter's HTTP surface as one http.Handler:
 //
-//   - /probe runs one probe per request and answers with its gauges,
+//   - /probe runs one probe per request (one check, or several summed up
+//     with syn_count or addresses: all) and answers with its gauges,
 //     written directly in the text exposition format (probe_metrics.go):
 //     no registry per request, which cost more CPU than the check itself.
 //     Golden files in testdata/ and promtool guard the text.
@@ -14,5 +15,6 @@
 // stock net/http server through exporter-toolkit.
 //
 // The per-probe metric names are a contract with dashboards and alerts;
-// they are all declared in probe_metrics.go.
+// they are all declared in probe_metrics.go, and those of several checks
+// in probe_metrics_multi.go.
 package collector

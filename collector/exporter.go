@@ -18,9 +18,13 @@ import (
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
-// Checker makes one check; *prober.Checker is the one used outside tests.
+// Checker makes checks; *prober.Checker is the one used outside tests.
 type Checker interface {
+	// Check makes one check.
 	Check(ctx context.Context, target string, opts prober.Options) prober.Result
+	// CheckMany makes the several checks of a module with syn_count > 1
+	// or addresses: all.
+	CheckMany(ctx context.Context, target string, opts prober.Options, plan prober.Plan) prober.Summary
 }
 
 // Options configure an Exporter.
@@ -117,10 +121,30 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 		return e.settle(rec, logger, e.rejectConcurrency())
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
-	r := e.opts.Checker.Check(ctx, req.Target, module.ProbeOptions())
+	var r prober.Result
+	if module.SeveralChecks() {
+		s := e.opts.Checker.CheckMany(ctx, req.Target, module.ProbeOptions(), module.Plan())
+		rec.Summary = &s
+		r = standIn(&s)
+	} else {
+		r = e.opts.Checker.Check(ctx, req.Target, module.ProbeOptions())
+	}
 	cancel()
 	e.release()
 	return e.settle(rec, logger, r)
+}
+
+// standIn is the one result that stands for several checks in the log,
+// the history and the self-metrics: the first open one, else the worst
+// (which, when no check was made, says why), with an ACK that any check
+// let out.
+func standIn(s *prober.Summary) prober.Result {
+	r, ok := s.FirstOpenResult()
+	if !ok {
+		r = s.Worst
+	}
+	r.ACKSent = s.ACKSent
+	return r
 }
 
 // newRecord starts the record of a probe and logs its beginning.
@@ -194,6 +218,11 @@ func logResult(logger log.Logger, rec *probeRecord) {
 		level.Debug(logger).Log("msg", "Probe failed", "class", r.Class, "errno", int(r.Errno),
 			"err", r.Err, "addr", r.Addr, "mode", r.Mode, "dns", r.DNS,
 			"syn_retransmits", r.SYNRetransmits, "duration", rec.Duration)
+	}
+	if s := rec.Summary; s != nil {
+		level.Debug(logger).Log("msg", "Checks summed up", "success", s.Success, "syns_sent", len(s.Results),
+			"open", s.Classes[prober.ClassOpen], "lost", s.Lost, "addresses_checked", len(s.Addresses),
+			"addresses_denied", len(s.Denied), "addresses_cut", s.Cut, "worst_class", s.Worst.Class)
 	}
 	if ackLeaked(r) {
 		level.Warn(logger).Log("msg", "An ACK left before the RST: the target saw a completed connection", "addr", r.Addr, "mode", r.Mode)

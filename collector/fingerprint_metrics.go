@@ -25,10 +25,23 @@ var peerOptionSeries = seriesByLabel(peerOptionGauge, "option", prober.PeerOptio
 // or a full connect on a system other than Linux). Their names sort
 // between probe_tcp_error_class and probe_tcp_rtt_seconds.
 func appendPeerMetrics(b []byte, p prober.Peer) []byte {
+	return appendPeerGauges(appendHandshakeHash(b, p), p)
+}
+
+// appendHandshakeHash and appendPeerGauges are appendPeerMetrics in two,
+// for an answer with a family that sorts between them
+// (probe_tcp_loss_ratio, with several checks).
+func appendHandshakeHash(b []byte, p prober.Peer) []byte {
 	if !p.Known() {
 		return b
 	}
-	b = appendSample(b, handshakeHashGauge, float64(p.Hash()))
+	return appendSample(b, handshakeHashGauge, float64(p.Hash()))
+}
+
+func appendPeerGauges(b []byte, p prober.Peer) []byte {
+	if !p.Known() {
+		return b
+	}
 	b = appendSample(b, peerMSSGauge, float64(p.MSS))
 	b = append(b, peerOptionGauge.header...)
 	for _, s := range peerOptionSeries {

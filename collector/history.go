@@ -20,7 +20,19 @@ type probeRecord struct {
 	Target   string
 	Timeout  time.Duration
 	Duration time.Duration
-	Result   prober.Result
+	// Result is the check's result or, with several checks, the one that
+	// stands for them (see standIn); Summary then sums them all up.
+	Result  prober.Result
+	Summary *prober.Summary
+}
+
+// success is the probe's probe_success: whether its check, or its checks
+// together, ended as the module expects.
+func (rec *probeRecord) success() bool {
+	if rec.Summary != nil {
+		return rec.Summary.Success
+	}
+	return rec.Config.ExpectOutcome().Met(rec.Result.Class)
 }
 
 // history keeps the latest probes. Failures go to a ring of their own so
@@ -43,7 +55,7 @@ func (h *history) add(rec *probeRecord) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if rec.Result.Success() {
+	if rec.success() {
 		h.successes.add(rec, h.limit)
 	} else {
 		h.failures.add(rec, h.limit)

@@ -24,6 +24,17 @@ func (f checkerFunc) Check(ctx context.Context, target string, _ prober.Options)
 	return f(ctx, target)
 }
 
+// CheckMany makes the plan's checks one after another through f, each
+// round once (addresses: all is up to f's results), and sums them up.
+func (f checkerFunc) CheckMany(ctx context.Context, target string, opts prober.Options, plan prober.Plan) prober.Summary {
+	s := prober.Summary{Plan: plan}
+	for range max(plan.SYNCount, 1) {
+		s.Results = append(s.Results, f.Check(ctx, target, opts))
+	}
+	s.Summarize()
+	return s
+}
+
 var openResult = prober.Result{
 	Class: prober.ClassOpen, Mode: prober.ModeHalfOpen,
 	Addr: netip.MustParseAddrPort("127.0.0.1:22"),

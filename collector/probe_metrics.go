@@ -89,6 +89,9 @@ var metricsContentType = string(expfmt.NewFormat(expfmt.TypeTextPlain).WithEscap
 // registry, its consistency checks and the generic encoder, which cost
 // several times the check itself (see collector/bench_test.go).
 func (rec *probeRecord) appendMetrics(b []byte) []byte {
+	if rec.Summary != nil {
+		return rec.appendSummaryMetrics(b)
+	}
 	r := rec.Result
 	b = appendSample(b, probeDNSGauge, r.DNS.Seconds())
 	b = appendSample(b, probeDurationGauge, rec.Duration.Seconds())
@@ -96,7 +99,7 @@ func (rec *probeRecord) appendMetrics(b []byte) []byte {
 		b = appendSample(b, probeIPAddrHashGauge, ipAddrHash(r.Addr.Addr()))
 	}
 	b = appendSample(b, probeIPProtocolGauge, ipProtocol(r.Addr))
-	b = appendSample(b, probeSuccessGauge, boolFloat(r.Success()))
+	b = appendSample(b, probeSuccessGauge, boolFloat(rec.success()))
 	b = appendSample(b, ackSentGauge, boolFloat(r.ACKSent))
 	b = appendSample(b, errnoGauge, float64(r.Errno))
 	b = append(b, errorClassGauge.header...)

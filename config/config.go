@@ -103,7 +103,6 @@ const (
 // Plan returns how a probe with this module checks its target: with a
 // plan of one check (SeveralChecks false), the prober's Check does.
 func (m Module) Plan() prober.Plan {
-	expect, _ := prober.ParseExpect(cmp.Or(m.Expect, prober.ExpectOpen.String()))
 	interval := DefaultSYNInterval
 	if m.SYNInterval != nil {
 		interval = *m.SYNInterval
@@ -113,9 +112,19 @@ func (m Module) Plan() prober.Plan {
 		SYNInterval:  time.Duration(interval),
 		AllAddresses: m.Addresses == AddressesAll,
 		AddressLimit: cmp.Or(m.AddressLimit, DefaultAddressLimit),
-		Expect:       expect,
+		Expect:       m.ExpectOutcome(),
 		MinOpenRatio: m.MinOpenRatio,
 	}
+}
+
+// ExpectOutcome returns the outcome probe_success wants, for a probe of
+// one check (Plan has it too).
+func (m Module) ExpectOutcome() prober.Expect {
+	if m.Expect == "" {
+		return prober.ExpectOpen
+	}
+	e, _ := prober.ParseExpect(m.Expect)
+	return e
 }
 
 // SeveralChecks reports whether a probe with this module makes more than

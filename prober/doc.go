@@ -41,6 +41,12 @@
 // read from the same TCP_INFO: its MSS, window, window scale and the
 // options both sides agreed on (docs/fingerprint.md).
 //
+// CheckMany makes several checks for one probe (syn_count SYNs to each
+// address, of one address or of all a name has) through the same loop,
+// without a goroutine per check, and sums them up in a Summary: counts per
+// class, loss, the SYN-ACK spread, and whether they met the Plan's
+// expectation.
+//
 // On systems other than Linux a Checker falls back to a full connect and
 // says so in Result.Mode.
 package prober

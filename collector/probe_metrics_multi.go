@@ -1,0 +1,121 @@
+package collector
+
+import (
+	"github.com/seed-5ff58b3a/synack_exporter/prober"
+)
+
+// The gauges of a probe that makes several checks (syn_count > 1 or
+// addresses: all); see docs/several-checks.md.
+var (
+	synsSentGauge = newGauge("probe_tcp_syns_sent",
+		"Half-open checks this probe made (syn_count for each address checked, fewer when the time budget ran out); each sent its own SYN.")
+	synResultsGauge = newGauge("probe_tcp_syn_results",
+		"How many of this probe's checks ended in each class (open, refused, timeout, unreachable, prohibited, resolve, local, other).")
+	lossRatioGauge = newGauge("probe_tcp_loss_ratio",
+		"Share of this probe's checks whose first SYN got no answer: timed out, or answered only after the kernel re-sent the SYN. Absent when no check was made.")
+	synackMinGauge = newGauge("probe_tcp_synack_min_seconds",
+		"Shortest SYN to SYN-ACK time over the checks that found the port open, in seconds; present only when one did.")
+	synackMaxGauge = newGauge("probe_tcp_synack_max_seconds",
+		"Longest SYN to SYN-ACK time over the checks that found the port open, in seconds; present only when one did.")
+	synackStddevGauge = newGauge("probe_tcp_synack_stddev_seconds",
+		"Population standard deviation of the SYN to SYN-ACK time over the checks that found the port open, in seconds; present only when one did.")
+	medianSYNACKGauge = newGauge(synackGauge.name,
+		"Median time from sending a SYN to seeing its SYN-ACK over the checks that found the port open, in seconds, on the exporter's clock; present only when one did.")
+	medianRTTGauge = newGauge(rttGauge.name,
+		"Median of the kernel's round-trip time samples (tcpi_rtt) over the checks that found the port open, in seconds; present only when one did. Unreliable when SYNs were re-sent.")
+	sumRetransmitsGauge = newGauge(synRetransmitsGauge.name,
+		"Number of SYNs re-sent, summed over this probe's checks.")
+	anyACKSentGauge = newGauge(ackSentGauge.name,
+		"1 if any check let an ACK out before its RST, so the target saw a completed connection; should always be 0.")
+	worstErrnoGauge = newGauge(errnoGauge.name,
+		"The error number (errno) of the first check that did not find the port open, 0 when all did; ETIMEDOUT when it ran out of time.")
+	worstClassGauge = newGauge(errorClassGauge.name,
+		"1 for the class of the first check that did not find the port open (refused, timeout, unreachable, prohibited, resolve, local, other), 0 for the others; all 0 when every check did.")
+	manySuccessGauge = newGauge(probeSuccessGauge.name,
+		"Whether the probe succeeded: 1 if its checks met the module's expect and min_open_ratio (by default: any check found the port open), else 0.")
+	addressesGauge = newGauge("probe_tcp_addresses",
+		"Addresses the target's name resolved to, of the families the module allows (addresses: all).")
+	addressesCheckedGauge = newGauge("probe_tcp_addresses_checked",
+		"Addresses checked: those resolved less those denied by the module's target lists and those beyond address_limit.")
+	addressesOpenGauge = newGauge("probe_tcp_addresses_open",
+		"Addresses where at least one check found the port open.")
+	addressesDeniedGauge = newGauge("probe_tcp_addresses_denied",
+		"Addresses not checked because the module's allowed_targets or denied_targets refused them.")
+	addressesCutGauge = newGauge("probe_tcp_addresses_cut",
+		"Addresses not checked because there were more than address_limit (the last ones in sorted order).")
+	addressSuccessGauge = newGauge("probe_tcp_address_success",
+		"Per address checked: 1 if its checks alone met the module's expect and min_open_ratio, else 0.")
+)
+
+// synResultSeries are the series of probe_tcp_syn_results: every class.
+var synResultSeries = seriesByLabel(synResultsGauge, "class", append([]prober.Class{prober.ClassOpen}, prober.FailureClasses...))
+
+// appendSummaryMetrics is appendMetrics for a probe of several checks:
+// the same families, with the values that sum the checks up, and those
+// that only several checks have, all sorted by name.
+func (rec *probeRecord) appendSummaryMetrics(b []byte) []byte {
+	s := rec.Summary
+	all := s.Plan.AllAddresses
+	addr := s.Worst.Addr
+	if len(s.Results) > 0 {
+		addr = s.Results[0].Addr
+	}
+	open := len(s.Results) > 0 && s.Classes[prober.ClassOpen] > 0
+	b = appendSample(b, probeDNSGauge, s.DNS.Seconds())
+	b = appendSample(b, probeDurationGauge, rec.Duration.Seconds())
+	if addr.IsValid() {
+		b = appendSample(b, probeIPAddrHashGauge, ipAddrHash(addr.Addr()))
+	}
+	b = appendSample(b, probeIPProtocolGauge, ipProtocol(addr))
+	b = appendSample(b, manySuccessGauge, boolFloat(s.Success))
+	b = appendSample(b, anyACKSentGauge, boolFloat(s.ACKSent))
+	if all && len(s.Addresses) > 0 {
+		b = append(b, addressSuccessGauge.header...)
+		for _, a := range s.Addresses {
+			b = append(b, addressSuccessGauge.name+`{address="`...)
+			b = a.Addr.Addr().AppendTo(b)
+			b = appendValue(append(b, `"} `...), boolFloat(a.Success))
+		}
+	}
+	if all {
+		opened := 0
+		for _, a := range s.Addresses {
+			if a.Open > 0 {
+				opened++
+			}
+		}
+		b = appendSample(b, addressesGauge, float64(s.Resolved))
+		b = appendSample(b, addressesCheckedGauge, float64(len(s.Addresses)))
+		b = appendSample(b, addressesCutGauge, float64(s.Cut))
+		b = appendSample(b, addressesDeniedGauge, float64(len(s.Denied)))
+		b = appendSample(b, addressesOpenGauge, float64(opened))
+	}
+	b = appendSample(b, worstErrnoGauge, float64(s.Worst.Errno))
+	b = append(b, worstClassGauge.header...)
+	for _, c := range errorClassSeries {
+		b = appendValue(append(b, c.prefix...), boolFloat(!s.Worst.Success() && s.Worst.Class == c.key))
+	}
+	// What answered: the first open answer's fingerprint.
+	first, _ := s.FirstOpenResult()
+	b = appendHandshakeHash(b, first.Peer)
+	if len(s.Results) > 0 {
+		b = appendSample(b, lossRatioGauge, s.LossRatio())
+	}
+	b = appendPeerGauges(b, first.Peer)
+	if open {
+		b = appendSample(b, medianRTTGauge, s.RTT.Seconds())
+	}
+	b = append(b, synResultsGauge.header...)
+	for _, c := range synResultSeries {
+		b = appendValue(append(b, c.prefix...), float64(s.Classes[c.key]))
+	}
+	b = appendSample(b, sumRetransmitsGauge, float64(s.SYNRetransmits))
+	if open {
+		b = appendSample(b, synackMaxGauge, s.SYNACK.Max.Seconds())
+		b = appendSample(b, synackMinGauge, s.SYNACK.Min.Seconds())
+		b = appendSample(b, medianSYNACKGauge, s.SYNACK.Median.Seconds())
+		b = appendSample(b, synackStddevGauge, s.SYNACK.Stddev.Seconds())
+	}
+	b = appendSample(b, synsSentGauge, float64(len(s.Results)))
+	return appendSample(b, probeTimeoutGauge, rec.Timeout.Seconds())
+}

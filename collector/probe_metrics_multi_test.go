@@ -1,0 +1,141 @@
+package collector
+
+import (
+	"bytes"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/seed-5ff58b3a/synack_exporter/config"
+	"github.com/seed-5ff58b3a/synack_exporter/prober"
+)
+
+// summaryRecords are probes of several checks with every value fixed,
+// one per golden file.
+func summaryRecords(t *testing.T) map[string]*probeRecord {
+	ms := time.Millisecond
+	a4 := netip.MustParseAddrPort("127.0.0.1:22")
+	b4 := netip.MustParseAddrPort("127.0.0.2:22")
+	a6 := netip.MustParseAddrPort("[::1]:22")
+	open := func(addr netip.AddrPort, synack time.Duration, retrans uint32) prober.Result {
+		return prober.Result{Class: prober.ClassOpen, Addr: addr, SYNACK: synack, RTT: synack - 100*time.Microsecond, SYNRetransmits: retrans}
+	}
+	withPeer := func(r prober.Result) prober.Result {
+		r.Peer = prober.Peer{MSS: 1460, Window: 65160, HasWindow: true, WindowScale: 7,
+			Options: prober.OptionTimestamps | prober.OptionSACK | prober.OptionWindowScale}
+		return r
+	}
+	summary := func(s prober.Summary) *prober.Summary {
+		s.Summarize()
+		return &s
+	}
+	module := func(yaml string) config.Module {
+		c, err := config.Load([]byte("modules:\n  m: " + yaml + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := c.Module("m")
+		return m
+	}
+	loss := module("{syn_count: 3, min_open_ratio: 0.6}")
+	all := module("{addresses: all, address_limit: 3, syn_count: 2}")
+	return map[string]*probeRecord{
+		"syn-count-3.prom": {Config: loss, Timeout: 5 * time.Second, Duration: 1012 * ms, Summary: summary(prober.Summary{
+			Plan: loss.Plan(), DNS: 0,
+			Results: []prober.Result{
+				withPeer(open(a4, 2*ms, 0)),
+				{Class: prober.ClassTimeout, Errno: syscall.ETIMEDOUT, Addr: a4},
+				open(a4, 1003*ms, 1),
+			},
+		})},
+		"syn-count-3-refused.prom": {Config: loss, Timeout: 5 * time.Second, Duration: 3 * ms, Summary: summary(prober.Summary{
+			Plan: loss.Plan(),
+			Results: []prober.Result{
+				{Class: prober.ClassRefused, Errno: syscall.ECONNREFUSED, Addr: a4},
+				{Class: prober.ClassRefused, Errno: syscall.ECONNREFUSED, Addr: a4},
+				{Class: prober.ClassRefused, Errno: syscall.ECONNREFUSED, Addr: a4},
+			},
+		})},
+		"addresses-all.prom": {Config: all, Timeout: 5 * time.Second, Duration: 4 * ms, Summary: summary(prober.Summary{
+			Plan: all.Plan(), DNS: 250 * time.Microsecond, Resolved: 5, Cut: 1,
+			Denied: []netip.AddrPort{netip.MustParseAddrPort("198.18.0.1:22")},
+			Results: []prober.Result{
+				open(a4, ms, 0), open(b4, 2*ms, 0), {Class: prober.ClassRefused, Errno: syscall.ECONNREFUSED, Addr: a6},
+				open(a4, 3*ms, 0), open(b4, 4*ms, 0), {Class: prober.ClassRefused, Errno: syscall.ECONNREFUSED, Addr: a6},
+			},
+		})},
+		"addresses-all-resolve.prom": {Config: all, Timeout: 5 * time.Second, Duration: 4 * ms, Summary: summary(prober.Summary{
+			Plan: all.Plan(), DNS: 4 * ms,
+			Failure: prober.Result{Class: prober.ClassResolve, Errno: 0},
+		})},
+	}
+}
+
+// TestSummaryExposition compares the answers of probes of several checks
+// byte for byte with the golden files under testdata/ (go test -update
+// rewrites them), checks that they are in canonical form, and lints them
+// with promtool.
+func TestSummaryExposition(t *testing.T) {
+	for name, rec := range summaryRecords(t) {
+		t.Run(name, func(t *testing.T) {
+			got := rec.appendMetrics(nil)
+			path := filepath.Join("testdata", name)
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("answer differs from %s (go test -update rewrites it):\n%s", path, got)
+			}
+			assertCanonical(t, got)
+			promtoolCheck(t, path)
+		})
+	}
+}
+
+// assertCanonical checks that text is what client_golang's encoder writes
+// for the same families, sorted by name as a registry sorts them.
+func assertCanonical(t *testing.T, text []byte) {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, text)
+	}
+	var want bytes.Buffer
+	for _, name := range slices.Sorted(maps.Keys(mfs)) {
+		if _, err := expfmt.MetricFamilyToText(&want, mfs[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(text, want.Bytes()) {
+		t.Errorf("answer is not in canonical form:\n%s\nwant:\n%s", text, want.Bytes())
+	}
+}
+
+// TestSummaryExpositionKeepsOlderNames: an answer of several checks has
+// every family an answer of one check has, with the same types, so
+// dashboards built for one work for several.
+func TestSummaryExpositionKeepsOlderNames(t *testing.T) {
+	single := (&probeRecord{Timeout: time.Second, Result: openResult}).appendMetrics(nil)
+	several := summaryRecords(t)["syn-count-3.prom"].appendMetrics(nil)
+	for _, line := range strings.Split(string(single), "\n") {
+		if name, ok := strings.CutPrefix(line, "# TYPE "); ok && !strings.Contains(string(several), "# TYPE "+name+"\n") {
+			t.Errorf("several checks lack %q", name)
+		}
+	}
+}
