@@ -57,7 +57,7 @@ type Peer struct {
 	MSS uint32
 	// Window is the SYN-ACK's window (tcpi_snd_wnd); a SYN-ACK's window
 	// is never scaled. Valid only when HasWindow: kernels before 5.4 do
-	// not report it.
+	// not report it, and a segment after the SYN-ACK replaces it.
 	Window    uint32
 	HasWindow bool
 	// WindowScale is the peer's window scale shift (tcpi_snd_wscale);

@@ -40,7 +40,9 @@ func peerFrom(info *unix.TCPInfo, n int) Peer {
 	if p.Has(OptionWindowScale) {
 		p.WindowScale = sndWscale((*[8]byte)(unsafe.Pointer(info))[wscaleOffset])
 	}
-	if n >= sndWndEnd {
+	// Any segment after the SYN-ACK (a banner, once the handshake's ACK
+	// has escaped) sets tcpi_snd_wnd anew, scaled.
+	if n >= sndWndEnd && info.Segs_in <= 1 {
 		p.Window, p.HasWindow = info.Snd_wnd, true
 	}
 	return p

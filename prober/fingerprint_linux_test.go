@@ -112,7 +112,8 @@ func TestPeerECN(t *testing.T) {
 }
 
 // TestPeerWindowAbsent: a kernel before 5.4 writes a shorter tcp_info
-// without tcpi_snd_wnd; the window is then absent, not 0.
+// without tcpi_snd_wnd; the window is then absent, not 0. So it is when
+// a segment came after the SYN-ACK and moved tcpi_snd_wnd.
 func TestPeerWindowAbsent(t *testing.T) {
 	info := unix.TCPInfo{Snd_mss: 1448, Options: uint8(OptionTimestamps), Snd_wnd: 0}
 	if p := peerFrom(&info, int(unsafe.Offsetof(info.Snd_wnd))); p.HasWindow || p.MSS != 1460 {
@@ -123,6 +124,10 @@ func TestPeerWindowAbsent(t *testing.T) {
 	}
 	if p := peerFrom(&info, 0); p.HasWindow {
 		t.Errorf("unknown tcp_info length: %+v, want no window", p)
+	}
+	info.Segs_in = 2
+	if p := peerFrom(&info, sndWndEnd); p.HasWindow {
+		t.Errorf("a segment after the SYN-ACK: %+v, want no window", p)
 	}
 }
 
