@@ -26,9 +26,9 @@ type probeRecord struct {
 	Summary *prober.Summary
 }
 
-// success is the probe's probe_success: whether its check, or its checks
+// Succeeded is the probe's probe_success: whether its check, or its checks
 // together, ended as the module expects.
-func (rec *probeRecord) success() bool {
+func (rec *probeRecord) Succeeded() bool {
 	if rec.Summary != nil {
 		return rec.Summary.Success
 	}
@@ -55,7 +55,7 @@ func (h *history) add(rec *probeRecord) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if rec.success() {
+	if rec.Succeeded() {
 		h.successes.add(rec, h.limit)
 	} else {
 		h.failures.add(rec, h.limit)

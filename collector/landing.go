@@ -48,7 +48,7 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
 <p>The last {{.Limit}} successes and, kept separately, the last {{.Limit}} failures; newest first.</p>
 <table>
 <tr><th>Time (UTC)</th><th>Module</th><th>Target</th><th>Result</th><th>SYN-ACK</th><th>Duration</th><th>Debug</th></tr>
-{{range .Probes}}<tr{{if not .Result.Success}} class="failed"{{end}}>
+{{range .Probes}}<tr{{if not .Succeeded}} class="failed"{{end}}>
 <td>{{utc .Start}}</td><td>{{.Module}}</td><td>{{.Target}}</td>
 <td>{{.Result.Class}}{{with .Result.Err}}: {{.}}{{end}}</td>
 <td>{{if .Result.Success}}{{duration .Result.SYNACK}}{{end}}</td>

@@ -99,7 +99,7 @@ func (rec *probeRecord) appendMetrics(b []byte) []byte {
 		b = appendSample(b, probeIPAddrHashGauge, ipAddrHash(r.Addr.Addr()))
 	}
 	b = appendSample(b, probeIPProtocolGauge, ipProtocol(r.Addr))
-	b = appendSample(b, probeSuccessGauge, boolFloat(rec.success()))
+	b = appendSample(b, probeSuccessGauge, boolFloat(rec.Succeeded()))
 	b = appendSample(b, ackSentGauge, boolFloat(r.ACKSent))
 	b = appendSample(b, errnoGauge, float64(r.Errno))
 	b = append(b, errorClassGauge.header...)

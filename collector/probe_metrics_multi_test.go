@@ -139,3 +139,35 @@ func TestSummaryExpositionKeepsOlderNames(t *testing.T) {
 		}
 	}
 }
+
+// TestExpectOneCheck: with one check, expect changes probe_success, the
+// history's side and the landing page's mark, and nothing else.
+func TestExpectOneCheck(t *testing.T) {
+	c, err := config.Load([]byte("modules:\n  refused: {expect: refused}\n  open: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := prober.Result{Class: prober.ClassRefused, Errno: syscall.ECONNREFUSED, Addr: netip.MustParseAddrPort("127.0.0.1:9")}
+	for _, tc := range []struct {
+		module  string
+		success bool
+	}{{"refused", true}, {"open", false}} {
+		m, _ := c.Module(tc.module)
+		rec := &probeRecord{ID: 1, Config: m, Timeout: time.Second, Result: refused}
+		if rec.Succeeded() != tc.success {
+			t.Errorf("module %s: Succeeded() = %v", tc.module, !tc.success)
+		}
+		text := string(rec.appendMetrics(nil))
+		if want := "probe_success " + map[bool]string{true: "1", false: "0"}[tc.success] + "\n"; !strings.Contains(text, want) {
+			t.Errorf("module %s: no %q in\n%s", tc.module, want, text)
+		}
+		if !strings.Contains(text, `probe_tcp_error_class{class="refused"} 1`) {
+			t.Errorf("module %s: the class no longer says refused:\n%s", tc.module, text)
+		}
+		h := newHistory(10)
+		h.add(rec)
+		if got := len(h.successes.items()) == 1; got != tc.success {
+			t.Errorf("module %s: kept among successes: %v", tc.module, got)
+		}
+	}
+}
