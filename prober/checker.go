@@ -103,6 +103,10 @@ func (c *Checker) BeginAddr(ctx context.Context, addr netip.AddrPort, opts Optio
 // begin starts a check of addr in the engine. answer, called when ok is
 // false, runs on the engine's loop and must not block.
 func (c *Checker) begin(ctx context.Context, addr netip.AddrPort, opts Options, answer func(Result)) (r Result, ok bool) {
+	if err := refuseUnspecified(addr.Addr()); err != nil {
+		r := Result{Class: ClassResolve, Errno: syscall.EINVAL, Err: err, Mode: mode, Addr: addr}
+		return r, true
+	}
 	if err := ctx.Err(); err != nil {
 		r := contextFailure(err)
 		r.Addr = addr

@@ -19,6 +19,9 @@ func TestCheckResolves(t *testing.T) {
 		"both.test.":   {v4, v6},
 		"v4only.test.": {v4},
 		"v6only.test.": {v6},
+		"zero.test.":   {netip.IPv4Unspecified()},
+		"zero6.test.":  {netip.IPv6Unspecified(), netip.MustParseAddr("::ffff:0.0.0.0")},
+		"zero4.test.":  {netip.IPv4Unspecified(), v4},
 	})
 	c, err := NewChecker(WithResolver(dns.Resolver()))
 	if err != nil {
@@ -37,6 +40,9 @@ func TestCheckResolves(t *testing.T) {
 		{"v4 only, fallback", "v4only.test.:9", DefaultOptions(), v4, ""},
 		{"v6 only, ip4 without fallback", "v6only.test.:9", ip4only, netip.Addr{}, "no ip4 address"},
 		{"unknown name", "missing.test.:9", DefaultOptions(), netip.Addr{}, "no such host"},
+		{"only 0.0.0.0", "zero.test.:9", DefaultOptions(), netip.Addr{}, `resolving "zero.test.": 0.0.0.0: the unspecified address means this host itself and is never a target`},
+		{"only :: and ::ffff:0.0.0.0", "zero6.test.:9", DefaultOptions(), netip.Addr{}, "the unspecified address"},
+		{"0.0.0.0 and another", "zero4.test.:9", DefaultOptions(), v4, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -20,9 +20,13 @@ func (c *Checker) Resolve(ctx context.Context, host string, opts Options) (netip
 }
 
 // lookup returns host's addresses, asking DNS only for the family opts
-// allows when it allows one. A literal is its own only address.
+// allows when it allows one. A literal is its own only address. The
+// unspecified address is never among them (see ErrUnspecified).
 func (c *Checker) lookup(ctx context.Context, host string, opts Options) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
+		if err := refuseUnspecified(ip); err != nil {
+			return nil, err
+		}
 		return []netip.Addr{ip}, nil
 	}
 	network := "ip"
@@ -42,7 +46,25 @@ func (c *Checker) lookup(ctx context.Context, host string, opts Options) ([]neti
 		}
 		return nil, fmt.Errorf("resolving %q: %w", host, err)
 	}
-	return addrs, nil
+	return specified(host, addrs)
+}
+
+// specified drops the unspecified addresses from a name's, and fails
+// when none is left.
+func specified(host string, addrs []netip.Addr) ([]netip.Addr, error) {
+	kept := addrs[:0:0]
+	var dropped netip.Addr
+	for _, a := range addrs {
+		if refuseUnspecified(a) != nil {
+			dropped = a
+			continue
+		}
+		kept = append(kept, a)
+	}
+	if len(kept) == 0 && dropped.IsValid() {
+		return nil, fmt.Errorf("resolving %q: %w", host, refuseUnspecified(dropped))
+	}
+	return kept, nil
 }
 
 func chooseAddr(host string, addrs []netip.Addr, opts Options) (netip.Addr, error) {

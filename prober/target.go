@@ -77,10 +77,16 @@ func checkHost(host string, bracketed bool) error {
 		if err != nil || !a.Is6() {
 			return fmt.Errorf("brackets are only for IPv6 addresses, not %q", host)
 		}
-		return checkZone(a.Zone())
+		if err := checkZone(a.Zone()); err != nil {
+			return err
+		}
+		return refuseUnspecified(a)
 	}
 	if strings.Contains(host, ":") {
 		return errors.New("IPv6 addresses need brackets, as in [::1]:22")
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return refuseUnspecified(a)
 	}
 	// Names go to DNS as ASCII; an internationalised name must be given
 	// in its punycode (xn--) form.
@@ -88,6 +94,19 @@ func checkHost(host string, bracketed bool) error {
 		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`/\?#@%"'<>`, r) {
 			return fmt.Errorf("host %q contains a character not allowed in a host name (%q)", host, r)
 		}
+	}
+	return nil
+}
+
+// ErrUnspecified is the reason an unspecified address (0.0.0.0, ::,
+// ::ffff:0.0.0.0) is never a target, given literally or by a name: Linux
+// connects a socket aimed at it to this host itself, so a check would
+// reach the exporter's own host past any list of denied targets.
+var ErrUnspecified = errors.New("the unspecified address means this host itself and is never a target")
+
+func refuseUnspecified(a netip.Addr) error {
+	if a.WithZone("").Unmap().IsUnspecified() {
+		return fmt.Errorf("%v: %w", a, ErrUnspecified)
 	}
 	return nil
 }

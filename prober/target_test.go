@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,11 @@ func TestParseTarget(t *testing.T) {
 		{in: "bücher.test:80", wantErr: `target "bücher.test:80": host "bücher.test" contains a character not allowed in a host name ('ü')`},
 		{in: "[::% 000]:80", wantErr: `zone " 000" contains a character not allowed in an interface name (' ')`},
 		{in: strings.Repeat("a", 254) + ":80", wantErr: `host is longer than 253 characters`},
+		{in: "0.0.0.0:22", wantErr: `target "0.0.0.0:22": 0.0.0.0: the unspecified address means this host itself and is never a target`},
+		{in: "[::]:22", wantErr: `target "[::]:22": ::: the unspecified address means this host itself`},
+		{in: "[::ffff:0.0.0.0]:22", wantErr: `target "[::ffff:0.0.0.0]:22": ::ffff:0.0.0.0: the unspecified address`},
+		{in: "[::%lo]:22", wantErr: `the unspecified address`},
+		{in: "[0:0::0]:22", wantErr: `the unspecified address`},
 		// Refused before any message quotes it.
 		{in: strings.Repeat("a", 5000) + ":80", wantErr: `target is 5003 bytes long; no host:port is longer than 261`},
 	} {
@@ -71,6 +77,9 @@ func FuzzParseTarget(f *testing.F) {
 		}
 		if strings.ContainsAny(host, "\x00\r\n /") {
 			t.Fatalf("accepted a host with a control or path character: %q", host)
+		}
+		if a, err := netip.ParseAddr(host); err == nil && a.WithZone("").Unmap().IsUnspecified() {
+			t.Fatalf("accepted the unspecified address in %q", s)
 		}
 	})
 }
