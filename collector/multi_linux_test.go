@@ -101,8 +101,8 @@ func TestProbeLossThroughPeer(t *testing.T) {
 	s := newTestServer(t, Options{})
 	s.reconfigure(t, `
 modules:
-  tcp_loss: {timeout: 500ms, syn_count: 10, syn_interval: 5ms, min_open_ratio: 0.7}
-  tcp_loss_strict: {timeout: 500ms, syn_count: 10, syn_interval: 5ms, min_open_ratio: 0.8}
+  tcp_loss: {timeout: 800ms, syn_count: 10, syn_interval: 5ms, min_open_ratio: 0.7}
+  tcp_loss_strict: {timeout: 800ms, syn_count: 10, syn_interval: 5ms, min_open_ratio: 0.8}
   tcp_loss_recovered: {timeout: 3s, syn_count: 10, syn_interval: 5ms}
 `)
 	target := netip.AddrPortFrom(peer.Addr(), 80).String()

@@ -59,7 +59,7 @@ func TestCheckManyRoundsWithinBudget(t *testing.T) {
 	if len(s.Results) != 2 || s.Classes[ClassTimeout] != 2 || s.Lost != 2 || s.Success {
 		t.Fatalf("summary %+v", s)
 	}
-	if took < budget || took > budget+500*time.Millisecond {
+	if took < budget || took > budget+time.Second {
 		t.Errorf("took %v for a %v budget", took, budget)
 	}
 }
@@ -109,15 +109,17 @@ func TestCheckManyConcurrent(t *testing.T) {
 	assertNoACK(t, peer, 5)
 }
 
-// TestCheckManyLatencySpread: a peer answering 1, 5 and 9 ms in turn
-// gives min, median and max within 1 ms of those, and their stddev.
+// TestCheckManyLatencySpread: a peer answering 1, 5 and 9 ms in turn.
+// The truth is what happened on the wire, the time from the peer reading
+// each SYN to its writing the SYN-ACK (a busy machine makes the peer's
+// own timer late by milliseconds now and then); min, median, max and
+// stddev of what the prober reports must be within 1 ms of the truth's.
 func TestCheckManyLatencySpread(t *testing.T) {
 	ns := netns.New(t)
 	ms := time.Millisecond
 	c := newChecker(t)
-	// As in TestWireSYNThenRST, a busy machine can make the peer's own
-	// timer late by milliseconds now and then; the prober would be off
-	// every time. Judged on the best of three probes.
+	// As in TestWireSYNThenRST, judged on the best of three probes: a
+	// prober that is off would be off every time.
 	var worst time.Duration
 	for attempt := range 3 {
 		peer := fakepeer.Start(t, ns, fakepeer.Config{
@@ -133,17 +135,39 @@ func TestCheckManyLatencySpread(t *testing.T) {
 		if s.Classes[ClassOpen] != 3 {
 			t.Fatalf("summary %+v\n%s", s, peer.Transcript())
 		}
-		want := Spread{Median: 5 * ms, Min: 1 * ms, Max: 9 * ms, Stddev: 3265986 * time.Nanosecond}
-		worst = max((s.SYNACK.Median - want.Median).Abs(), (s.SYNACK.Min - want.Min).Abs(),
-			(s.SYNACK.Max - want.Max).Abs(), (s.SYNACK.Stddev - want.Stddev).Abs(), (s.RTT - want.Median).Abs())
-		t.Logf("attempt %d: synack %+v, rtt median %v; worst error %v", attempt, s.SYNACK, s.RTT, worst)
+		truth := spread(wireDelays(t, peer))
+		worst = max((s.SYNACK.Median - truth.Median).Abs(), (s.SYNACK.Min - truth.Min).Abs(),
+			(s.SYNACK.Max - truth.Max).Abs(), (s.SYNACK.Stddev - truth.Stddev).Abs(), (s.RTT - truth.Median).Abs())
+		t.Logf("attempt %d: wire %+v; synack %+v, rtt median %v; worst error %v", attempt, truth, s.SYNACK, s.RTT, worst)
 		if worst <= ms {
 			break
 		}
 	}
 	if worst > ms {
-		t.Errorf("spread off by %v in each of 3 probes", worst)
+		t.Errorf("spread off the wire's by %v in each of 3 probes", worst)
 	}
+}
+
+// wireDelays returns, for each connection the peer answered, the time
+// from reading its SYN to writing the SYN-ACK.
+func wireDelays(t *testing.T, peer *fakepeer.Peer) []time.Duration {
+	t.Helper()
+	syns := map[uint16]time.Time{}
+	for _, p := range peer.SentTCP() {
+		if _, seen := syns[p.Src.Port()]; p.IsSYN() && !seen {
+			syns[p.Src.Port()] = p.Time
+		}
+	}
+	var delays []time.Duration
+	for _, a := range peer.Answers() {
+		if sent, ok := syns[a.Dst.Port()]; ok && a.Flags.Has(fakepeer.SYN|fakepeer.ACK) {
+			delays = append(delays, a.Time.Sub(sent))
+		}
+	}
+	if len(delays) != len(syns) {
+		t.Fatalf("%d SYN-ACKs for %d SYNs\n%s", len(delays), len(syns), peer.Transcript())
+	}
+	return delays
 }
 
 // assertNoACK waits for rsts RSTs at peer, then a while more, and fails
