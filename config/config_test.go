@@ -276,6 +276,16 @@ func TestRepositoryConfig(t *testing.T) {
 		"tcp_loopback": module(func(m *Module) {
 			m.AllowedTargets = patterns(t, "127.0.0.0/8", "::1")
 		}),
+		"tcp_loss": module(func(m *Module) {
+			interval := model.Duration(10 * time.Millisecond)
+			m.SYNCount, m.SYNInterval, m.MinOpenRatio = 10, &interval, 0.7
+		}),
+		"tcp_all_addresses": module(func(m *Module) {
+			m.Addresses, m.AddressLimit, m.MinOpenRatio = AddressesAll, 16, 1
+		}),
+		"tcp_must_be_filtered": module(func(m *Module) {
+			m.Timeout, m.Expect = model.Duration(2*time.Second), "timeout"
+		}),
 	}
 	if !reflect.DeepEqual(c.Modules, want) {
 		t.Errorf("modules\n got: %+v\nwant: %+v", c.Modules, want)
