@@ -132,9 +132,7 @@ func (c *Checker) address(ctx context.Context, target string, opts Options) (add
 			return addr, 0, denied(err), false
 		}
 	}
-	start := time.Now()
-	ip, err := c.Resolve(ctx, host, opts)
-	dns = time.Since(start)
+	ip, dns, err := c.resolve(ctx, host, opts)
 	if err != nil {
 		r := failure(ClassResolve, err)
 		r.DNS = dns

@@ -85,3 +85,36 @@ func TestResolveCountsAgainstTheBudget(t *testing.T) {
 		t.Fatalf("got %v (%v), want resolve", r.Class, r.Err)
 	}
 }
+
+// TestLiteralTakesNoDNSTime: an IP literal asks no one, so its DNS time
+// is 0 exactly (probe_dns_lookup_time_seconds 0), through every entry
+// point; a name's is not.
+func TestLiteralTakesNoDNSTime(t *testing.T) {
+	dns := dnstest.Start(t, map[string][]netip.Addr{"name.test.": {netip.MustParseAddr("127.0.0.1")}})
+	c, err := NewChecker(WithResolver(dns.Resolver()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, target := range []string{"127.0.0.1:9", "[::1]:9"} {
+		if r := c.Check(ctx, target, DefaultOptions()); r.DNS != 0 || !r.Addr.IsValid() {
+			t.Errorf("Check(%s): DNS %v at %v (%v), want 0", target, r.DNS, r.Addr, r.Err)
+		}
+		got := make(chan Result, 1)
+		r, ok := c.Begin(ctx, target, DefaultOptions(), func(r Result) { got <- r })
+		if !ok {
+			r = <-got
+		}
+		if r.DNS != 0 {
+			t.Errorf("Begin(%s): DNS %v, want 0", target, r.DNS)
+		}
+		if s := c.CheckMany(ctx, target, DefaultOptions(), Plan{SYNCount: 2}); s.DNS != 0 {
+			t.Errorf("CheckMany(%s): DNS %v, want 0", target, s.DNS)
+		}
+	}
+	if r := c.Check(ctx, "name.test.:9", DefaultOptions()); r.DNS <= 0 {
+		t.Errorf("a name's DNS time: %v, want > 0", r.DNS)
+	}
+}

@@ -4,6 +4,11 @@
 // kernel answers the SYN-ACK with a RST instead of an ACK. The listener's
 // accept() never returns and the prober never enters TIME_WAIT.
 //
+// A target is "host:port". An IP literal is its own address, found
+// without asking DNS (Result.DNS is 0); a name is resolved through the
+// Checker's Resolver. The unspecified address (0.0.0.0, ::) is never a
+// target, given literally or by a name: connect() takes it for this host.
+//
 // One Checker serves a whole process: it owns one epoll instance and one
 // goroutine that waits on it. There is one path through it: Begin and
 // BeginAddr send the SYN and hand the socket to the loop, which calls the

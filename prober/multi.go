@@ -178,12 +178,11 @@ func (c *Checker) addresses(ctx context.Context, target string, opts Options, s 
 			return nil, false
 		}
 	}
-	start := time.Now()
-	ips, err := c.lookup(ctx, host, opts)
+	ips, dns, err := c.lookup(ctx, host, opts)
 	if err == nil {
 		ips, err = chooseAddrs(host, ips, opts, s.Plan.AllAddresses)
 	}
-	s.DNS = time.Since(start)
+	s.DNS = dns
 	if err != nil {
 		s.Failure = failure(ClassResolve, err)
 		s.Failure.DNS = s.DNS

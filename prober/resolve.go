@@ -7,46 +7,59 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 )
 
 // Resolve picks the address to probe for host. Literals (with IPv6 zones)
 // skip DNS but still obey the family choice, as blackbox_exporter does.
 func (c *Checker) Resolve(ctx context.Context, host string, opts Options) (netip.Addr, error) {
-	addrs, err := c.lookup(ctx, host, opts)
-	if err != nil {
-		return netip.Addr{}, err
-	}
-	return chooseAddr(host, addrs, opts)
+	ip, _, err := c.resolve(ctx, host, opts)
+	return ip, err
 }
 
-// lookup returns host's addresses, asking DNS only for the family opts
-// allows when it allows one. A literal is its own only address. The
-// unspecified address is never among them (see ErrUnspecified).
-func (c *Checker) lookup(ctx context.Context, host string, opts Options) ([]netip.Addr, error) {
+// resolve is Resolve that also says how long DNS took.
+func (c *Checker) resolve(ctx context.Context, host string, opts Options) (netip.Addr, time.Duration, error) {
+	addrs, dns, err := c.lookup(ctx, host, opts)
+	if err != nil {
+		return netip.Addr{}, dns, err
+	}
+	ip, err := chooseAddr(host, addrs, opts)
+	return ip, dns, err
+}
+
+// lookup returns host's addresses and the time DNS took, asking DNS only
+// for the family opts allows when it allows one. A literal is its own
+// only address, found in no time: probe_dns_lookup_time_seconds is 0 for
+// it, as for blackbox_exporter. The unspecified address is never among
+// the addresses (see ErrUnspecified).
+func (c *Checker) lookup(ctx context.Context, host string, opts Options) ([]netip.Addr, time.Duration, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if err := refuseUnspecified(ip); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return []netip.Addr{ip}, nil
+		return []netip.Addr{ip}, 0, nil
 	}
 	network := "ip"
 	if !opts.IPProtocolFallback || opts.SourceIPAddress.IsValid() {
 		network = familyNetwork(opts.preferred())
 	}
+	start := time.Now()
 	addrs, err := c.resolver.LookupNetIP(ctx, network, host)
+	dns := time.Since(start)
 	if err != nil {
 		var dnsErr *net.DNSError
 		switch {
 		case ctx.Err() != nil:
-			return nil, fmt.Errorf("resolving %q: %w (%w)", host, syscall.ETIMEDOUT, err)
+			return nil, dns, fmt.Errorf("resolving %q: %w (%w)", host, syscall.ETIMEDOUT, err)
 		case network != "ip" && errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 			// Only one family was asked for; say which, since the name
 			// may well have addresses of the other.
-			return nil, fmt.Errorf("resolving %q: no %s address: %w", host, opts.preferred(), err)
+			return nil, dns, fmt.Errorf("resolving %q: no %s address: %w", host, opts.preferred(), err)
 		}
-		return nil, fmt.Errorf("resolving %q: %w", host, err)
+		return nil, dns, fmt.Errorf("resolving %q: %w", host, err)
 	}
-	return specified(host, addrs)
+	addrs, err = specified(host, addrs)
+	return addrs, dns, err
 }
 
 // specified drops the unspecified addresses from a name's, and fails
