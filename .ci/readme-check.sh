@@ -29,49 +29,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=
-for py in python3 /usr/bin/python3; do
-	if command -v "$py" >/dev/null && "$py" -c 'import yaml' 2>/dev/null; then
-		PYTHON=$(command -v "$py")
-		break
-	fi
-done
-[ -n "$PYTHON" ] || { echo "readme-check: python3 with PyYAML is needed" >&2; exit 1; }
-command -v promtool >/dev/null || { echo "readme-check: promtool is needed (Debian: prometheus)" >&2; exit 1; }
+. .ci/lib.sh
+find_python
+need promtool curl go
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/readme-check.XXXXXX")
-# start_exporter runs inside check's command substitution, a subshell, so
-# the exporter's pid goes through a file. It must be stopped here: it would
-# otherwise outlive the script and keep the caller's inherited descriptors
-# (a flock, a pipe) open.
-cleanup() {
-	local pid
-	if pid=$(cat "$work/exporter.pid" 2>/dev/null); then
-		kill "$pid" 2>/dev/null
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		passed=$((passed + 1))
-		echo "PASS: $name"
-	else
-		failed=$((failed + 1))
-		echo "FAIL: $name"
-		sed 's/^/    /' <<<"$out"
-	fi
-}
+trap 'stop_pid_file "$work/exporter.pid"; rm -rf "$work"' EXIT
 
 # --- extraction ----------------------------------------------------------
 
@@ -192,7 +155,7 @@ check_sh() {
 
 start_exporter() {
 	local port
-	port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(free_port)
 	mkdir -p "$work/cwd"
 	# From an empty directory: README's first probes use the embedded config.
 	(cd "$work/cwd" && exec "$work/synack_exporter" --web.listen-address="127.0.0.1:$port") >"$work/exporter.log" 2>&1 </dev/null &
@@ -291,5 +254,4 @@ while read -r name kind where; do
 	check "$where: $kind" "check_$kind" "$work/snippets/$name" "$where"
 done <"$work/snippets/index"
 
-echo "readme-check: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary readme-check

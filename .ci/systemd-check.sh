@@ -17,40 +17,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+. .ci/lib.sh
+find_python
+need systemd-analyze systemd-socket-activate curl go
+
 units=example/systemd
 work=$(mktemp -d "${TMPDIR:-/tmp}/systemd-check.XXXXXX")
-cleanup() {
-	local pid
-	if pid=$(cat "$work/activate.pid" 2>/dev/null); then
-		kill "$pid" 2>/dev/null
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		passed=$((passed + 1))
-		echo "PASS: $name"
-	else
-		failed=$((failed + 1))
-		echo "FAIL: $name"
-		sed 's/^/    /' <<<"$out"
-	fi
-}
-
-for tool in systemd-analyze systemd-socket-activate curl go; do
-	command -v "$tool" >/dev/null || { echo "systemd-check: $tool is needed (Debian: systemd, curl)" >&2; exit 1; }
-done
+trap 'stop_pid_file "$work/activate.pid"; rm -rf "$work"' EXIT
 
 # The units as shipped, but for the binary's path.
 installed=/usr/local/bin/synack_exporter
@@ -90,7 +63,7 @@ serve() {
 		echo "the socket unit should listen on 127.0.0.1 only, as shipped: got $listen"
 		return 1
 	}
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(free_port)
 	while read -r a; do
 		case $a in
 		--config.file=*) a=--config.file=config.yml ;; # the repository's, installed as /etc/... in the unit
@@ -116,5 +89,4 @@ check "systemd-analyze verify" verify
 check "systemd-analyze security: exposure <= 2.0" security
 check "served through systemd-socket-activate, probes answered" serve
 
-echo "systemd-check: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary systemd-check

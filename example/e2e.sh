@@ -375,6 +375,37 @@ else
 	fail "sharding: listeners accepted ${accepted:-?} connections"
 fi
 
+# --- prometheus-operator: the scrape configuration it generates for the Probes ----
+
+# example/kubernetes/operator-generated/prometheus.yml, with the Service's
+# address moved to exporter-0 and the targets to loopback: the shipped rules
+# must see the Probes' jobs (jobName) and module labels unchanged.
+read -r P_PROM3 P_CLOSED < <(helper free-ports 2) || fatal "could not find free loopback ports"
+K8S_OPEN=${shard_targets[0]}
+K8S_CLOSED=$LO:$P_CLOSED
+helper prom-config --src "$HERE/kubernetes/operator-generated/prometheus.yml" \
+	--out "$WORK/prometheus-operator.yml" --rules "$WORK/alerts.yml" --interval 1s \
+	--map "synack-exporter.monitoring.svc:9847=$EXP0" \
+	--targets "probe/monitoring/synack-tcp-synack=$K8S_OPEN,$K8S_CLOSED" \
+	--targets "probe/monitoring/synack-tcp-fast=$K8S_OPEN" ||
+	fatal "could not derive the operator-generated Prometheus configuration"
+check "operator: derived configuration passes promtool" \
+	"$PROMTOOL" check config "$WORK/prometheus-operator.yml"
+PROM3=$LO:$P_PROM3
+start prometheus-operator "$PROMETHEUS" --config.file="$WORK/prometheus-operator.yml" \
+	--storage.tsdb.path="$WORK/prometheus-operator-data" --web.listen-address="$PROM3"
+wait_http prometheus-operator "http://$PROM3/-/ready"
+check "operator: probe_success 1 with job synack_<module>, the module and namespace labels" \
+	helper wait --prom "$PROM3" --timeout "$WAIT" --count 2 --value 1 \
+	--expr "probe_success{job=~\"synack_tcp_synack|synack_tcp_fast\",module=~\"tcp_synack|tcp_fast\",namespace=\"monitoring\",instance=\"$K8S_OPEN\"}"
+check "operator: the recording rules see the Probes' jobs" \
+	helper wait --prom "$PROM3" --timeout "$WAIT" --count 2 \
+	--expr "instance:probe_success:ratio_5m{instance=\"$K8S_OPEN\"}"
+check "operator: SynackTargetDown fires for a closed target" \
+	helper wait --prom "$PROM3" --timeout "$WAIT" --count 1 --value 1 \
+	--expr "ALERTS{alertname=\"SynackTargetDown\",alertstate=\"firing\",job=\"synack_tcp_synack\",instance=\"$K8S_CLOSED\"}"
+stop prometheus-operator
+
 summary
 if ((failed > 0)); then
 	KEEP_WORKDIR=1
