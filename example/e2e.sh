@@ -169,7 +169,7 @@ echo "e2e: building the exporter"
 "$GO" build -C "$ROOT" -o "$WORK/synack_exporter" . >"$WORK/build.log" 2>&1 ||
 	fatal "go build of the exporter: $(tr '\n' ' ' <"$WORK/build.log")"
 
-read -r P_EXP P_EXP0 P_EXP1 P_PROM P_PROM2 P_AM P_HOOK P_A P_B P_C < <(helper free-ports 10) ||
+read -r P_EXP P_EXP0 P_EXP1 P_PROM P_PROM2 P_AM P_HOOK P_A P_B P_C P_D P_E < <(helper free-ports 12) ||
 	fatal "could not find free loopback ports"
 LO=127.0.0.1
 EXP=$LO:$P_EXP
@@ -181,6 +181,10 @@ TARGET_B=$LO:$P_B
 TARGET_C=$LO:$P_C
 # Scraped with a module the exporter does not have: HTTP 400, no probe sent.
 BAD_TARGET=$LO:9
+# Several checks per scrape (tcp_loss, tcp_all_addresses,
+# tcp_must_be_filtered): D answers, E never does.
+TARGET_D=$LO:$P_D
+TARGET_E=$LO:$P_E
 
 start listener-a "${HELPER[@]}" listen --accepted-file "$WORK/accepted-a" "$P_A"
 start listener-b "${HELPER[@]}" listen --accepted-file "$WORK/accepted-b" "$P_B"
@@ -189,6 +193,10 @@ start webhook "${HELPER[@]}" webhook --port "$P_HOOK" --out "$WORK/webhook.jsonl
 wait_listening listener-a "$WORK/accepted-a"
 wait_listening listener-b "$WORK/accepted-b"
 wait_listening silent-c "$WORK/ready-c"
+start listener-d "${HELPER[@]}" listen --accepted-file "$WORK/accepted-d" "$P_D"
+start silent-e "${HELPER[@]}" silent --ready-file "$WORK/ready-e" "$P_E"
+wait_listening listener-d "$WORK/accepted-d"
+wait_listening silent-e "$WORK/ready-e"
 
 cp "$ROOT/config.yml" "$WORK/config.yml"
 start exporter "$WORK/synack_exporter" --web.listen-address="$EXP" \
@@ -225,6 +233,9 @@ helper prom-config --src "$HERE/prometheus.yml" --out "$WORK/prometheus.yml" \
 	--targets "synack_tcp_synack=$TARGET_A,$TARGET_B" \
 	--targets "synack_tcp_ip4=$TARGET_A" \
 	--targets "synack_tcp_fast=$TARGET_B,$TARGET_C" \
+	--targets "synack_tcp_loss=$TARGET_D,$TARGET_E" \
+	--targets "synack_tcp_all_addresses=$TARGET_D" \
+	--targets "synack_tcp_must_be_filtered=$TARGET_E" \
 	--extra synack_tcp_synack no_such_module "$BAD_TARGET" ||
 	fatal "could not derive the Prometheus configuration"
 check "derived configuration passes promtool" "$PROMTOOL" check config "$WORK/prometheus.yml"
@@ -247,6 +258,24 @@ check "the silent target C times out" \
 check "the exporter's own job is up" \
 	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
 	--expr 'up{job="synack_exporter"}'
+
+# --- several checks per scrape: loss, every address, expect -------------------------
+
+check "tcp_loss: 10 SYNs per scrape to D, none lost" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 10 \
+	--expr "probe_tcp_syns_sent{job=\"synack_tcp_loss\",instance=\"$TARGET_D\"} and on(job, instance) probe_tcp_loss_ratio == 0"
+check "tcp_loss: every SYN to the silent E lost (loss ratio 1)" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr "probe_tcp_loss_ratio{job=\"synack_tcp_loss\",instance=\"$TARGET_E\"}"
+check "tcp_loss: D's SYN-ACK spread is ordered (min <= median <= max)" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 \
+	--expr "probe_tcp_synack_min_seconds{job=\"synack_tcp_loss\",instance=\"$TARGET_D\"} <= on(job, instance) probe_tcp_synack_seconds <= on(job, instance) probe_tcp_synack_max_seconds"
+check "tcp_all_addresses: D's one address is checked and answers" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr "probe_tcp_address_success{instance=\"$TARGET_D\",address=\"127.0.0.1\"} and on(job, instance) probe_tcp_addresses_checked == 1"
+check "tcp_must_be_filtered: the silent E times out, as expected (probe_success 1)" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr "probe_success{job=\"synack_tcp_must_be_filtered\",instance=\"$TARGET_E\"}"
 
 # --- one target stops ------------------------------------------------------------
 
@@ -289,19 +318,25 @@ check "recorded SYN-ACK quantiles and baseline exist for A" \
 	--expr "instance:probe_tcp_synack_seconds:quantile_5m{instance=\"$TARGET_A\"} or instance:probe_tcp_synack_seconds:median_1d{instance=\"$TARGET_A\"}"
 check "every Grafana dashboard query runs and returns data" \
 	helper dashboard --prom "$PROM" --dashboard "$HERE/grafana-dashboard.json" \
-	--target "$TARGET_A" --target "$TARGET_B"
+	--target "$TARGET_A" --target "$TARGET_B" --target "$TARGET_D"
 # A leaked ACK does not heal: no point waiting long for these two.
 check "synack_exporter_ack_leaks_total is 0" \
 	helper wait --prom "$PROM" --timeout 5 --count 1 --value 0 \
 	--expr 'synack_exporter_ack_leaks_total'
 check "no probe sent an ACK (probe_tcp_ack_sent always 0)" \
-	helper wait --prom "$PROM" --timeout 5 --count 5 --value 0 \
+	helper wait --prom "$PROM" --timeout 5 --count 9 --value 0 \
 	--expr 'max_over_time(probe_tcp_ack_sent[10m])'
 accepted=$(cat "$WORK/accepted-a" 2>/dev/null)
 if [[ $accepted == 0 ]]; then
 	pass "listener A never accepted a connection"
 else
 	fail "listener A accepted ${accepted:-?} connections: a probe completed the handshake"
+fi
+accepted=$(cat "$WORK/accepted-d" 2>/dev/null)
+if [[ $accepted == 0 ]]; then
+	pass "listener D never accepted a connection (10 SYNs a scrape)"
+else
+	fail "listener D accepted ${accepted:-?} connections: a probe completed the handshake"
 fi
 
 # --- the exporter's own alerts -------------------------------------------------
