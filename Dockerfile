@@ -2,6 +2,16 @@ ARG ARCH="amd64"
 ARG OS="linux"
 FROM quay.io/prometheus/busybox-${OS}-${ARCH}:latest
 LABEL maintainer="Seed 5ff58b3a maintainers <maintainers@users.noreply.r-seed-5ff58b3a.example>"
+# OCI annotations, as the Prometheus project's exporter images carry them
+# (licenses as an SPDX expression, as the OCI image spec asks).
+LABEL org.opencontainers.image.authors="Seed 5ff58b3a maintainers" \
+      org.opencontainers.image.vendor="Seed 5ff58b3a" \
+      org.opencontainers.image.title="synack_exporter" \
+      org.opencontainers.image.description="Prometheus exporter: is a TCP port open, and how fast does it answer, checked with a half-open handshake" \
+      org.opencontainers.image.source="https://github.com/seed-5ff58b3a/synack_exporter" \
+      org.opencontainers.image.url="https://github.com/seed-5ff58b3a/synack_exporter" \
+      org.opencontainers.image.documentation="https://github.com/seed-5ff58b3a/synack_exporter/blob/main/README.md" \
+      org.opencontainers.image.licenses="Apache-2.0"
 
 # Build the binary first, as `promu crossbuild` does (or run
 # .ci/release-checks.sh, which builds .build/linux-amd64 with the same flags).
