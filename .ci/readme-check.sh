@@ -234,6 +234,20 @@ sys.exit(1 if bad else 0)
 EOF
 }
 
+# Every flag of --help is in README's table and docs/configuration.md's.
+check_flags() {
+	local flags flag bad=0
+	flags=$("$work/synack_exporter" --help 2>&1 | sed -nE 's/^ +--(\[no-\])?([a-z][a-z0-9.-]+).*/--\2/p' |
+		grep -vx -e --help -e --help-long -e --help-man -e --version) || return 1
+	[ -n "$flags" ] || { echo "no flags found in --help"; return 1; }
+	for flag in $flags; do
+		for doc in README.md docs/configuration.md; do
+			grep -q -- "\`$flag\`" "$doc" || { echo "$doc does not document $flag"; bad=1; }
+		done
+	done
+	return "$bad"
+}
+
 check_size() {
 	local size
 	size=$(wc -c <README.md)
@@ -248,6 +262,7 @@ check "relative links and anchors resolve" check_links
 check "every README code block is marked for checking" extract
 check "build the exporter" go build -o "$work/synack_exporter" .
 check "start the exporter on the embedded config" start_exporter
+check "every flag of --help is documented" check_flags
 
 while read -r name kind where; do
 	[ -n "$name" ] || continue
