@@ -229,10 +229,11 @@ func measureInflight(ns *netns.NS, spec exporterSpec, probes int, o inflightOpti
 		}
 		success, _ := metric(resp.body, "probe_success")
 		// blackbox_exporter says no more than probe_success 0 for a
-		// connect that timed out; its answer's time says the rest.
+		// connect that timed out; its answer's time says the rest (its
+		// own deadline comes a little before the module's timeout).
 		took, _ := metric(resp.body, "probe_duration_seconds")
 		timedOut := hasSeries(resp.body, `probe_tcp_error_class{class="timeout"} 1`) ||
-			e.name == blackboxName && took >= o.budget.Seconds()-0.05
+			e.name == blackboxName && took >= 0.9*o.budget.Seconds()
 		if success == 0 && timedOut {
 			r.timeouts++
 			continue

@@ -19,13 +19,14 @@ func main() {
 		synack      = flag.String("synack", "./synack_exporter", "synack_exporter binary")
 		blackbox    = flag.String("blackbox", "/usr/bin/prometheus-blackbox-exporter", "blackbox_exporter binary")
 		command     = flag.String("command", "", "how this run was started, for the report (default: the bench's own command line)")
-		scenarios   = flag.String("scenarios", "throughput,paced,inflight,accuracy", "scenarios to run, comma-separated")
+		scenarios   = flag.String("scenarios", "throughput,paced,paced-peer,inflight,accuracy", "scenarios to run, comma-separated")
 		rounds      = flag.Int("rounds", 5, "throughput and paced: rounds; each measures every server, in alternating order")
 		duration    = flag.Duration("duration", 6*time.Second, "throughput: length of each measured run")
 		warmup      = flag.Duration("warmup", 2*time.Second, "throughput and paced: unmeasured load before each run")
 		concurrency = flag.Int("concurrency", 32, "throughput: requests in flight")
 		targets     = flag.Int("paced-targets", 2000, "paced: targets per server, each scraped once per interval")
 		interval    = flag.Duration("paced-interval", 5*time.Second, "paced: scrape interval")
+		pacedDelay  = flag.Duration("paced-delay", time.Millisecond, "paced-peer: how long the fake peer takes to answer a SYN")
 		pacedConns  = flag.Int("paced-conns", 16, "paced: keep-alive connections the requests are spread over")
 		pacedDur    = flag.Duration("paced-duration", 15*time.Second, "paced: length of each measured run")
 		perfDir     = flag.String("perf", "", "paced: perf record each measured run into this directory (profiling runs only: perf takes CPU too)")
@@ -80,11 +81,15 @@ func main() {
 				synack: *synack, blackbox: *blackbox, rounds: *rounds,
 				duration: *duration, warmup: *warmup, concurrency: *concurrency, dir: dir,
 			}, out)
-		case "paced":
-			err = runPaced(pacedOptions{
+		case "paced", "paced-peer":
+			o := pacedOptions{
 				synack: *synack, blackbox: *blackbox, rounds: *rounds, targets: *targets, interval: *interval,
 				conns: *pacedConns, duration: *pacedDur, warmup: *warmup, dir: dir, perfDir: *perfDir,
-			}, out)
+			}
+			if s == "paced-peer" {
+				o.delay = *pacedDelay
+			}
+			err = runPaced(o, out)
 		case "inflight":
 			err = runInflight(inflightOptions{
 				synack: *synack, blackbox: *blackbox, probes: *inflight, rounds: *inflightR,

@@ -24,6 +24,7 @@ type pacedOptions struct {
 	interval         time.Duration
 	conns            int
 	duration, warmup time.Duration
+	delay            time.Duration // > 0: the targets are a fake peer answering after it
 	dir              string
 	perfDir          string // if set, perf record each measured run into it
 }
@@ -33,7 +34,13 @@ type pacedOptions struct {
 // requests spread evenly over the interval and over keep-alive
 // connections.
 func runPaced(o pacedOptions, out io.Writer) error {
-	env, err := newLoopbackEnv("synack-bench-paced", o.synack, o.blackbox, o.dir)
+	var env *loopbackEnv
+	var err error
+	if o.delay > 0 {
+		env, err = newPeerEnv("synack-bench-paced-peer", o.delay, o.synack, o.dir)
+	} else {
+		env, err = newLoopbackEnv("synack-bench-paced", o.synack, o.blackbox, o.dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -98,7 +105,8 @@ func perfRecord(e *exporter, file string) (stop func() error, err error) {
 	}
 	return func() error {
 		cmd.Process.Signal(os.Interrupt)
-		if err := cmd.Wait(); err != nil {
+		cmd.Wait() // perf ends with the interrupt's status
+		if _, err := os.Stat(file); err != nil {
 			return fmt.Errorf("perf: %w\n%s", err, out.Bytes())
 		}
 		logf("perf: %s", file)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seed-5ff58b3a/synack_exporter/internal/fakepeer"
 	"github.com/seed-5ff58b3a/synack_exporter/internal/netns"
 )
 
@@ -87,10 +89,12 @@ func (a *acceptCounter) serve() {
 
 // loopbackEnv is scenarios 1 and 4's namespace: the target listener, the
 // packet counter and the three servers, each probing the listener at
-// its own loopback address.
+// its own loopback address. With a fake peer instead (newPeerEnv), the
+// targets are ports of the peer, which answers after a delay.
 type loopbackEnv struct {
 	ns        *netns.NS
-	target    *acceptCounter
+	target    *acceptCounter // nil with a fake peer
+	peer      *fakepeer.Peer // nil on loopback
 	client    *http.Client
 	dial      func(context.Context, string, string) (net.Conn, error)
 	servers   []*exporter // floor, synack_exporter, blackbox_exporter
@@ -152,9 +156,53 @@ func newLoopbackEnv(name, synack, blackbox, dir string) (env *loopbackEnv, err e
 	return env, nil
 }
 
-// targetAddr is server e's i-th target: 127.S.x.y, S its subnet.
+// targetAddr is server e's i-th target: 127.S.x.y, S its subnet; with a
+// fake peer, the peer's port peerPorts+S*peerPortsEach+i.
 func (env *loopbackEnv) targetAddr(e *exporter, i int) string {
+	if env.peer != nil {
+		return netip.AddrPortFrom(env.peer.Addr(), uint16(peerPorts+int(env.subnet[e.name])*peerPortsEach+i%peerPortsEach)).String()
+	}
 	return fmt.Sprintf("127.%d.%d.%d:%d", env.subnet[e.name], i/250, 1+i%250, targetPort)
+}
+
+// Ports of the fake peer: each server's targets are peerPortsEach ports
+// of their own.
+const peerPorts, peerPortsEach = 10000, 4000
+
+// newPeerEnv is the floor and synack_exporter probing a fake peer
+// (internal/fakepeer, a TUN device in the namespace) that answers every
+// SYN after delay, as a remote target does: the answer is not there when
+// connect returns, and each check waits for it. blackbox_exporter is left
+// out: the peer never answers its FIN, and each of its probes would leave
+// an orphan socket retransmitting it for minutes.
+func newPeerEnv(name string, delay time.Duration, synack, dir string) (env *loopbackEnv, err error) {
+	ns, err := netns.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	env = &loopbackEnv{ns: ns, sequences: make(map[string]string), subnet: map[string]byte{floorName: 1, synackName: 2}}
+	defer func() {
+		if err != nil {
+			env.close()
+		}
+	}()
+	var open []uint16
+	for i := range 3 * peerPortsEach {
+		open = append(open, uint16(peerPorts+peerPortsEach+i))
+	}
+	if env.peer, err = fakepeer.New(ns, fakepeer.Config{OpenPorts: open, Delay: delay}); err != nil {
+		return env, err
+	}
+	env.client = newClient(ns, 4)
+	env.dial = nsDialer(ns)
+	for _, spec := range []exporterSpec{floorSpec("127.0.0.1:9848"), synackSpec(synack, "127.0.0.1:9847")} {
+		e, err := spec.start(ns, env.client, dir)
+		if err != nil {
+			return env, err
+		}
+		env.servers = append(env.servers, e)
+	}
+	return env, nil
 }
 
 // order is the servers in round r's order: forwards, then backwards, so
@@ -186,6 +234,9 @@ func (env *loopbackEnv) close() {
 	}
 	if env.target != nil {
 		env.target.ln.Close()
+	}
+	if env.peer != nil {
+		env.peer.Close()
 	}
 	env.ns.Close()
 }
@@ -233,11 +284,13 @@ func measure(env *loopbackEnv, e *exporter, load func() (lat []time.Duration, fa
 	if err != nil {
 		return throughputRun{}, err
 	}
-	pkts0, err := readCounter(env.ns)
+	if env.peer != nil {
+		env.peer.Reset() // it keeps every packet
+	}
+	pkts0, acc0, err := env.counts()
 	if err != nil {
 		return throughputRun{}, err
 	}
-	acc0 := env.target.accepted.Load()
 	gen0, _ := cpuTime(os.Getpid())
 	mach0, _ := readMachineTimes()
 	start := time.Now()
@@ -254,7 +307,7 @@ func measure(env *loopbackEnv, e *exporter, load func() (lat []time.Duration, fa
 	if err != nil {
 		return throughputRun{}, err
 	}
-	pkts1, err := readCounter(env.ns)
+	pkts1, acc1, err := env.counts()
 	if err != nil {
 		return throughputRun{}, err
 	}
@@ -269,7 +322,7 @@ func measure(env *loopbackEnv, e *exporter, load func() (lat []time.Duration, fa
 	r := throughputRun{
 		exporter: e.name, probes: len(lat), failed: failed, firstFailure: firstFailure, elapsed: elapsed,
 		cpu: user1 + sys1 - user0 - sys0, peakRSSKB: hwm, generator: gen1 - gen0, machine: mach1.sub(mach0),
-		accepts: env.target.accepted.Load() - acc0, pkts: pkts1 - pkts0,
+		accepts: acc1 - acc0, pkts: pkts1 - pkts0,
 	}
 	r.p50, r.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
 	r.reqPerSec = float64(len(lat)) / elapsed.Seconds()
@@ -295,6 +348,17 @@ func measureThroughput(env *loopbackEnv, e *exporter, o throughputOptions) (thro
 	return measure(env, e, func() ([]time.Duration, int, string, error) {
 		return closedLoop(dial, u.Host, u.RequestURI(), o.concurrency, o.duration)
 	})
+}
+
+// counts is the packets to or from the target port so far and the
+// listener's accepts: on loopback, the nftables counter and the
+// listener's count; with a fake peer, what the peer saw on its device.
+func (env *loopbackEnv) counts() (pkts, accepts int64, err error) {
+	if env.peer != nil {
+		return int64(len(env.peer.Packets()) + len(env.peer.Answers())), 0, nil
+	}
+	pkts, err = readCounter(env.ns)
+	return pkts, env.target.accepted.Load(), err
 }
 
 var counterPackets = regexp.MustCompile(`packets (\d+)`)
