@@ -61,6 +61,7 @@ func ParseExpect(s string) (Expect, error) {
 	return 0, fmt.Errorf("%q is not one of open, closed, refused, timeout, unreachable, prohibited", s)
 }
 
+// String returns the name the configuration uses.
 func (e Expect) String() string {
 	if int(e) < len(expectNames) {
 		return expectNames[e]

@@ -68,7 +68,8 @@ type Spread struct {
 
 // AddressSummary is how the checks of one address went.
 type AddressSummary struct {
-	Addr   netip.AddrPort
+	Addr netip.AddrPort
+	// Checks counts its checks made, Open those that found the port open.
 	Checks int
 	Open   int
 	// Success is whether its checks alone met the Plan's expectation.
