@@ -103,12 +103,9 @@ func (p Plan) syns() int { return max(p.SYNCount, 1) }
 // a late answer counts the same as a lost one.
 func (c *Checker) CheckMany(ctx context.Context, target string, opts Options, plan Plan) Summary {
 	s := Summary{Plan: plan}
-	addrs, ok := c.addresses(ctx, target, opts, &s)
-	if !ok {
-		s.summarize()
-		return s
+	if addrs, ok := c.addresses(ctx, target, opts, &s); ok {
+		s.Results = c.rounds(ctx, addrs, opts, plan)
 	}
-	s.Results = c.rounds(ctx, addrs, opts, plan)
 	s.summarize()
 	return s
 }
