@@ -8,7 +8,7 @@ import (
 // addresses: all); see docs/several-checks.md.
 var (
 	synsSentGauge = newGauge("probe_tcp_syns_sent",
-		"Half-open checks this probe made (syn_count for each address checked, fewer when the time budget ran out); each sent its own SYN.")
+		"Half-open checks this probe made: syn_count for each address checked, fewer when the time budget ran out. Each sends its own SYN, unless it failed as class local.")
 	synResultsGauge = newGauge("probe_tcp_syn_results",
 		"How many of this probe's checks ended in each class (open, refused, timeout, unreachable, prohibited, resolve, local, other).")
 	lossRatioGauge = newGauge("probe_tcp_loss_ratio",
