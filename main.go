@@ -82,6 +82,7 @@ func main() {
 		Checker:        checker,
 		Config:         store,
 		Logger:         logger,
+		DebugLog:       *logLevel == "debug",
 		TimeoutOffset:  *timeoutOffset,
 		HistoryLimit:   int(*historyLimit),
 		MaxConcurrency: int(*maxConcurrency),

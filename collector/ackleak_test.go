@@ -44,3 +44,21 @@ func TestEscapedACKIsLoggedAtWarn(t *testing.T) {
 		t.Errorf("a full connect logged an ACK leak: %q", got)
 	}
 }
+
+// TestProbeLinesNeedDebugLog: a probe writes its debug lines to the
+// process log only with Options.DebugLog (--log.level=debug); without it
+// they are not built at all, while ?debug=true still shows them.
+func TestProbeLinesNeedDebugLog(t *testing.T) {
+	open := checkerFunc(func(context.Context, string) prober.Result { return openResult })
+	for _, debugLog := range []bool{false, true} {
+		s := newTestServer(t, Options{Checker: open, DebugLog: debugLog})
+		_, _, body := s.get(t, "/probe?target=127.0.0.1:22&debug=true")
+		if !strings.Contains(body, `msg="Probe succeeded"`) {
+			t.Errorf("DebugLog %v: ?debug=true lacks the probe's lines:\n%s", debugLog, body)
+		}
+		logged := strings.Contains(s.logs.String(), `msg="Probe succeeded"`)
+		if logged != debugLog {
+			t.Errorf("DebugLog %v: probe lines in the process log: %v\n%s", debugLog, logged, s.logs)
+		}
+	}
+}

@@ -32,6 +32,11 @@ type Options struct {
 	Checker Checker
 	Config  *config.Store
 	Logger  log.Logger // must be safe for concurrent use
+	// DebugLog says that Logger keeps debug lines (--log.level=debug).
+	// Without it a probe logs only its warnings, and skips building the
+	// debug lines the logger would drop; ?debug=true and /logs render
+	// them from the record either way.
+	DebugLog bool
 	// TimeoutOffset is subtracted from the scrape timeout to leave time
 	// for the answer to travel back.
 	TimeoutOffset time.Duration
@@ -147,7 +152,8 @@ func standIn(s *prober.Summary) prober.Result {
 	return r
 }
 
-// newRecord starts the record of a probe and logs its beginning.
+// newRecord starts the record of a probe and, with Options.DebugLog,
+// logs its beginning through the logger it returns (nil without).
 func (e *Exporter) newRecord(req probeRequest, module config.Module, timeout time.Duration) (*probeRecord, log.Logger) {
 	rec := &probeRecord{
 		ID:      e.lastID.Add(1),
@@ -156,6 +162,9 @@ func (e *Exporter) newRecord(req probeRequest, module config.Module, timeout tim
 		Config:  module,
 		Target:  req.Target,
 		Timeout: timeout,
+	}
+	if !e.opts.DebugLog {
+		return rec, nil
 	}
 	logger := probeLogger(e.logger, rec)
 	logBegin(logger, rec)
@@ -172,7 +181,11 @@ func (e *Exporter) settle(rec *probeRecord, logger log.Logger, r prober.Result) 
 	}
 	rec.Result = r
 	rec.Duration = time.Since(rec.Start)
-	logResult(logger, rec)
+	if logger != nil {
+		logResult(logger, rec)
+	} else if ackLeaked(r) {
+		logACKLeak(probeLogger(e.logger, rec), rec)
+	}
 	e.metrics.observe(rec)
 	e.history.add(rec)
 	return rec, nil
@@ -225,8 +238,13 @@ func logResult(logger log.Logger, rec *probeRecord) {
 			"addresses_denied", len(s.Denied), "addresses_cut", s.Cut, "worst_class", s.Worst.Class)
 	}
 	if ackLeaked(r) {
-		level.Warn(logger).Log("msg", "An ACK left before the RST: the target saw a completed connection", "addr", r.Addr, "mode", r.Mode)
+		logACKLeak(logger, rec)
 	}
+}
+
+func logACKLeak(logger log.Logger, rec *probeRecord) {
+	level.Warn(logger).Log("msg", "An ACK left before the RST: the target saw a completed connection",
+		"addr", rec.Result.Addr, "mode", rec.Result.Mode)
 }
 
 // writeLog writes the lines the probe logged, at every level, as logfmt,
