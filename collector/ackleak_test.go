@@ -4,7 +4,10 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
@@ -59,6 +62,47 @@ func TestProbeLinesNeedDebugLog(t *testing.T) {
 		logged := strings.Contains(s.logs.String(), `msg="Probe succeeded"`)
 		if logged != debugLog {
 			t.Errorf("DebugLog %v: probe lines in the process log: %v\n%s", debugLog, logged, s.logs)
+		}
+	}
+}
+
+// TestACKLeaksCountChecks: ack_leaks_total counts checks whose ACK
+// escaped, not probes (issue 16), so that it matches the ACKs on the
+// wire: a probe of four checks, two of which let an ACK out, adds 2 and
+// sets probe_tcp_ack_sent to 1; a probe of one check adds 1; a full
+// connect of several checks adds nothing.
+func TestACKLeaksCountChecks(t *testing.T) {
+	addr := netip.MustParseAddrPort("198.18.0.2:80")
+	var n atomic.Int32
+	s := newTestServer(t, Options{Checker: checkerFunc(func(_ context.Context, target string) prober.Result {
+		mode := prober.ModeHalfOpen
+		if strings.HasPrefix(target, "connect.") {
+			mode = prober.ModeConnect
+		}
+		// Every other check lets its ACK out.
+		return prober.Result{Class: prober.ClassOpen, Mode: mode, Addr: addr, ACKSent: n.Add(1)%2 == 0}
+	})})
+	writeFile(t, s.ConfigPath, testConfig+"  four:\n    syn_count: 4\n    syn_interval: 0s\n")
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	leaks := func() float64 { return testutil.ToFloat64(s.metrics.ackLeaks) }
+	for _, step := range []struct {
+		query   string
+		ackSent float64
+		want    float64
+	}{
+		{"module=four&target=leak.test:80", 1, 2},
+		{"module=tcp_synack&target=leak.test:80", 0, 2}, // check 5: no ACK
+		{"module=tcp_synack&target=leak.test:80", 1, 3}, // check 6: ACK
+		{"module=four&target=connect.test:80", 1, 3},
+	} {
+		_, _, body := s.get(t, "/probe?"+step.query)
+		if got := gaugeValue(t, parseMetrics(t, body), "probe_tcp_ack_sent"); got != step.ackSent {
+			t.Errorf("%s: probe_tcp_ack_sent %g, want %g", step.query, got, step.ackSent)
+		}
+		if got := leaks(); got != step.want {
+			t.Errorf("after %s: ack_leaks_total %g, want %g", step.query, got, step.want)
 		}
 	}
 }

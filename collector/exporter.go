@@ -266,3 +266,16 @@ func (rec *probeRecord) writeLog(w io.Writer) {
 func ackLeaked(r prober.Result) bool {
 	return r.ACKSent && r.Mode == prober.ModeHalfOpen
 }
+
+// ackLeaks counts the half-open checks of a probe after which the target
+// saw a completed connection: one per check that let its ACK out, so that
+// the count matches the ACKs on the wire when a probe makes several.
+func ackLeaks(rec *probeRecord) int {
+	switch {
+	case !ackLeaked(rec.Result):
+		return 0
+	case rec.Summary != nil:
+		return rec.Summary.ACKsSent
+	}
+	return 1
+}

@@ -112,7 +112,7 @@ func TestSelfMetrics(t *testing.T) {
 		s.get(t, "/probe?"+q)
 	}
 	if err := testutil.ScrapeAndCompare(s.URL+"/metrics", strings.NewReader(`
-# HELP synack_exporter_ack_leaks_total Half-open probes after which the kernel had sent an ACK, so the target saw a completed connection; should stay 0.
+# HELP synack_exporter_ack_leaks_total Half-open checks after which the kernel had sent an ACK, so the target saw a completed connection (a probe of several checks adds one per such check); should stay 0.
 # TYPE synack_exporter_ack_leaks_total counter
 synack_exporter_ack_leaks_total 1
 # HELP synack_exporter_config_last_reload_successful 1 if the last configuration load succeeded, 0 if it failed (the previous configuration stays in use).

@@ -44,7 +44,7 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetr
 		}, []string{"reason"}),
 		ackLeaks: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "ack_leaks_total",
-			Help: "Half-open probes after which the kernel had sent an ACK, so the target saw a completed connection; should stay 0.",
+			Help: "Half-open checks after which the kernel had sent an ACK, so the target saw a completed connection (a probe of several checks adds one per such check); should stay 0.",
 		}),
 		moduleUnknown: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "module_unknown_total",
@@ -90,7 +90,7 @@ func (m *selfMetrics) observe(rec *probeRecord) {
 	if !rec.Result.Success() {
 		m.failures.WithLabelValues(rec.Module, rec.Result.Class.String()).Inc()
 	}
-	if ackLeaked(rec.Result) {
-		m.ackLeaks.Inc()
+	if n := ackLeaks(rec); n > 0 {
+		m.ackLeaks.Add(float64(n))
 	}
 }

@@ -42,9 +42,10 @@ type Summary struct {
 	// median of their kernel RTT. Both are zero when none is open.
 	SYNACK Spread
 	RTT    time.Duration
-	// SYNRetransmits is the sum over the results; ACKSent is true when any
-	// check let an ACK out.
+	// SYNRetransmits is the sum over the results; ACKsSent counts the
+	// checks that let an ACK out, and ACKSent is true when any did.
 	SYNRetransmits uint32
+	ACKsSent       int
 	ACKSent        bool
 	// Worst is the first result that is not open in the order of
 	// Results, or the first result when all are open, or Failure.
@@ -99,7 +100,7 @@ func (s *Summary) Summarize() { s.summarize() }
 
 func (s *Summary) summarize() {
 	s.Classes = [len(classNames)]int{}
-	s.Lost, s.SYNRetransmits, s.ACKSent = 0, 0, false
+	s.Lost, s.SYNRetransmits, s.ACKsSent = 0, 0, 0
 	s.FirstOpen = -1
 	s.Worst = s.Failure
 	var synacks, rtts []time.Duration
@@ -109,7 +110,9 @@ func (s *Summary) summarize() {
 			s.Lost++
 		}
 		s.SYNRetransmits += r.SYNRetransmits
-		s.ACKSent = s.ACKSent || r.ACKSent
+		if r.ACKSent {
+			s.ACKsSent++
+		}
 		if r.Success() {
 			synacks = append(synacks, r.SYNACK)
 			rtts = append(rtts, r.RTT)
@@ -118,6 +121,7 @@ func (s *Summary) summarize() {
 			}
 		}
 	}
+	s.ACKSent = s.ACKsSent > 0
 	s.SYNACK = spread(synacks)
 	s.RTT = spread(rtts).Median
 	s.Addresses = s.addressSummaries()

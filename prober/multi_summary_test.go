@@ -273,3 +273,31 @@ func repeat(r Result, n int) []Result {
 	}
 	return out
 }
+
+// TestSummaryCountsACKsSent: ACKsSent counts the checks that let an ACK
+// out, whatever their class, and ACKSent says whether any did.
+func TestSummaryCountsACKsSent(t *testing.T) {
+	leak := Result{Class: ClassOpen, ACKSent: true}
+	quiet := Result{Class: ClassOpen}
+	refused := Result{Class: ClassRefused}
+	for _, tt := range []struct {
+		name    string
+		results []Result
+		want    int
+	}{
+		{"no check", nil, 0},
+		{"none leaked", []Result{quiet, refused, quiet}, 0},
+		{"one of one", []Result{leak}, 1},
+		{"two of four", []Result{leak, quiet, refused, leak}, 2},
+		{"all three", []Result{leak, leak, leak}, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Summary{Plan: Plan{SYNCount: max(len(tt.results), 1)}, Results: tt.results}
+			s.ACKsSent, s.ACKSent = 99, true // Summarize recomputes them.
+			s.Summarize()
+			if s.ACKsSent != tt.want || s.ACKSent != (tt.want > 0) {
+				t.Errorf("ACKsSent %d, ACKSent %v; want %d, %v", s.ACKsSent, s.ACKSent, tt.want, tt.want > 0)
+			}
+		})
+	}
+}
