@@ -160,14 +160,17 @@ func TestCanaryDelayedACK(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", target, err)
 		}
-		var synack, reset Packet
+		// The peer logs its RST just after the ACK it answers: wait for it.
+		reset, err := waitAnswer(waitCtx(t, 2*time.Second), p, func(a Packet) bool {
+			return a.Dst.Port() == port && a.Flags == RST
+		})
+		if err != nil {
+			t.Fatalf("%v: no RST to the ACK %v: %v", target, ack, err)
+		}
+		var synack Packet
 		for _, a := range p.Answers() {
-			switch {
-			case a.Dst.Port() != port:
-			case a.Flags == SYN|ACK:
+			if a.Dst.Port() == port && a.Flags == SYN|ACK {
 				synack = a
-			case a.Flags == RST:
-				reset = a
 			}
 		}
 		gap := ack.Time.Sub(synack.Time)
@@ -182,6 +185,26 @@ func TestCanaryDelayedACK(t *testing.T) {
 			t.Errorf("%v: answer to ACK %v: %v, want an RST with seq %d", target, ack, reset, ack.Ack)
 		}
 		t.Logf("%v: delayed ACK %v after the SYN-ACK", target, gap)
+	}
+}
+
+// waitAnswer returns the first packet the peer sent, already or from now
+// on, for which match is true; it gives up when ctx ends.
+func waitAnswer(ctx context.Context, p *Peer, match func(Packet) bool) (Packet, error) {
+	for {
+		p.mu.Lock()
+		changed := p.changed
+		p.mu.Unlock()
+		for _, a := range p.Answers() {
+			if match(a) {
+				return a, nil
+			}
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return Packet{}, ctx.Err()
+		}
 	}
 }
 
