@@ -148,41 +148,58 @@ func (r response) succeeded() bool {
 // in the req/s of the cheaper one.
 func closedLoop(dial func() (net.Conn, error), host, path string, conc int, d time.Duration) (lat []time.Duration, failed int, firstFailure string, err error) {
 	until := time.Now().Add(d)
-	var mu sync.Mutex
+	var sum tally
 	var wg sync.WaitGroup
 	for range conc {
 		wg.Go(func() {
 			w := &worker{dial: dial, request: scrapeRequest(host, path)}
 			defer w.close()
-			var mine []time.Duration
-			bad := 0
-			var first string
-			var werr error
-			for time.Now().Before(until) {
+			var mine tally
+			for time.Now().Before(until) && mine.err == nil {
 				start := time.Now()
 				body, err := w.do()
-				mine = append(mine, time.Since(start))
-				if err != nil {
-					werr = err
-					break
-				}
-				if v, ok := metric(body, "probe_success"); !ok || v != 1 {
-					bad++
-					if first == "" {
-						first = failureSummary(body)
-					}
-				}
+				mine.record(time.Since(start), body, err)
 			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			failed += bad
-			firstFailure = cmp.Or(firstFailure, first)
-			err = cmp.Or(err, werr)
-			mu.Unlock()
+			sum.add(&mine)
 		})
 	}
 	wg.Wait()
-	return lat, failed, firstFailure, err
+	return sum.lat, sum.failed, sum.firstFailure, sum.err
+}
+
+// tally adds up the answers of one load generator's workers: each
+// worker keeps its own and adds it to the shared one at the end.
+type tally struct {
+	mu           sync.Mutex
+	lat          []time.Duration
+	failed       int    // answers without probe_success 1
+	firstFailure string // why the first of them failed
+	err          error  // the first request that got no answer at all
+}
+
+// record notes one request that took d and got body, or err.
+func (t *tally) record(d time.Duration, body []byte, err error) {
+	t.lat = append(t.lat, d)
+	if err != nil {
+		t.err = cmp.Or(t.err, err)
+		return
+	}
+	if v, ok := metric(body, "probe_success"); !ok || v != 1 {
+		t.failed++
+		if t.firstFailure == "" {
+			t.firstFailure = failureSummary(body)
+		}
+	}
+}
+
+// add folds a worker's tally into t.
+func (t *tally) add(w *tally) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lat = append(t.lat, w.lat...)
+	t.failed += w.failed
+	t.firstFailure = cmp.Or(t.firstFailure, w.firstFailure)
+	t.err = cmp.Or(t.err, w.err)
 }
 
 // failureSummary keeps the lines of a failed probe's answer that say why.

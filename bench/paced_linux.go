@@ -45,19 +45,12 @@ func runPaced(o pacedOptions, out io.Writer) error {
 		return err
 	}
 	defer env.close()
-	var runs []throughputRun
-	for round := range o.rounds {
-		for _, e := range env.order(round) {
-			r, err := measurePaced(env, e, o)
-			if err != nil {
-				return err
-			}
-			r.round = round + 1
-			logRun(r)
-			runs = append(runs, r)
-		}
+	runs, err := env.rounds(o.rounds, func(e *exporter) (throughputRun, error) {
+		return measurePaced(env, e, o)
+	})
+	if err != nil {
+		return err
 	}
-	env.logCounters(runs)
 	writePaced(out, o, runs)
 	return nil
 }
@@ -144,43 +137,21 @@ func (p *pacer) run(d time.Duration) (lat []time.Duration, failed int, firstFail
 		requests[i] = scrapeRequest(p.host, path)
 	}
 	jobs := make(chan int)
-	var mu sync.Mutex
+	var sum tally
 	var wg sync.WaitGroup
 	for _, w := range p.workers {
 		wg.Go(func() {
-			var mine []time.Duration
-			bad := 0
-			var first string
-			var werr error
+			var mine tally
 			for i := range jobs {
-				if werr != nil {
-					continue
+				if mine.err != nil {
+					continue // the connection is gone; keep taking jobs so the pacer never blocks
 				}
 				start := time.Now()
 				w.request = requests[i]
 				body, err := w.do()
-				mine = append(mine, time.Since(start))
-				if err != nil {
-					werr = err
-					continue
-				}
-				if v, ok := metric(body, "probe_success"); !ok || v != 1 {
-					bad++
-					if first == "" {
-						first = failureSummary(body)
-					}
-				}
+				mine.record(time.Since(start), body, err)
 			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			failed += bad
-			if firstFailure == "" {
-				firstFailure = first
-			}
-			if err == nil {
-				err = werr
-			}
-			mu.Unlock()
+			sum.add(&mine)
 		})
 	}
 	step := p.interval / time.Duration(len(p.paths))
@@ -199,7 +170,7 @@ func (p *pacer) run(d time.Duration) (lat []time.Duration, failed int, firstFail
 	}
 	close(jobs)
 	wg.Wait()
-	return lat, failed, firstFailure, err
+	return sum.lat, sum.failed, sum.firstFailure, sum.err
 }
 
 func (p *pacer) close() {

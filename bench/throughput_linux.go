@@ -247,12 +247,25 @@ func runThroughput(o throughputOptions, out io.Writer) error {
 		return err
 	}
 	defer env.close()
+	runs, err := env.rounds(o.rounds, func(e *exporter) (throughputRun, error) {
+		return measureThroughput(env, e, o)
+	})
+	if err != nil {
+		return err
+	}
+	writeThroughput(out, o, runs, env.sequences)
+	return nil
+}
+
+// rounds measures every server n times, in the order env.order gives
+// each round, logging each run and, at the end, the namespace's counters.
+func (env *loopbackEnv) rounds(n int, measure func(*exporter) (throughputRun, error)) ([]throughputRun, error) {
 	var runs []throughputRun
-	for round := range o.rounds {
+	for round := range n {
 		for _, e := range env.order(round) {
-			r, err := measureThroughput(env, e, o)
+			r, err := measure(e)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			r.round = round + 1
 			logRun(r)
@@ -260,8 +273,7 @@ func runThroughput(o throughputOptions, out io.Writer) error {
 		}
 	}
 	env.logCounters(runs)
-	writeThroughput(out, o, runs, env.sequences)
-	return nil
+	return runs, nil
 }
 
 func logRun(r throughputRun) {
