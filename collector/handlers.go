@@ -72,6 +72,11 @@ func (e *Exporter) answer(w http.ResponseWriter, req probeRequest, rec *probeRec
 // is about 2.5 kB.
 var metricsBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
+// metricsContentTypeValue is the Content-Type header of every answer,
+// one slice shared by all: net/http only reads a header's values, and
+// Header.Set would allocate a new slice per answer.
+var metricsContentTypeValue = []string{metricsContentType}
+
 // serveMetrics answers with the probe's gauges in the text format, with
 // its length and without compression: gzip would cost more CPU than the
 // check for a 2.5 kB answer, and a client that asks for another format
@@ -80,7 +85,7 @@ func (e *Exporter) serveMetrics(w http.ResponseWriter, rec *probeRecord) {
 	buf := metricsBuffers.Get().(*[]byte)
 	*buf = rec.appendMetrics((*buf)[:0])
 	h := w.Header()
-	h.Set("Content-Type", metricsContentType)
+	h["Content-Type"] = metricsContentTypeValue
 	h.Set("Content-Length", strconv.Itoa(len(*buf)))
 	if _, err := w.Write(*buf); err != nil {
 		level.Debug(e.logger).Log("msg", "Error writing probe metrics", "id", rec.ID, "err", err)
