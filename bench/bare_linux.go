@@ -77,9 +77,6 @@ func bareChildMain(args []string) error {
 // timestamp, connect; epoll_wait, a timestamp, TCP_INFO, close.
 func bareLoop(target [4]byte, rate int, d time.Duration) ([]bareResult, error) {
 	runtime.LockOSThread()
-	// The nice value synack_exporter gives its loop thread, for a fair
-	// floor; ignored where the process may not lower it.
-	_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), -10)
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)

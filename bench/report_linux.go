@@ -213,7 +213,7 @@ func writeInflight(w io.Writer, o inflightOptions, fileLimit uint64, results []i
 
 func writeAccuracy(w io.Writer, o accuracyOptions, rows []accuracyRow) {
 	fmt.Fprintf(w, "## Scenario 3: latency accuracy against the TUN fake peer\n\n")
-	fmt.Fprintf(w, "The fake peer (internal/fakepeer, a TUN device in the namespace) answers each SYN after the delay; the exporter serves %d probes/s for %v per delay while a bare-syscall prober (a separate process: one thread, socket/connect/epoll_wait/TCP_INFO/close, at the same nice value as the exporter's loop) probes the same peer at %d/s. "+
+	fmt.Fprintf(w, "The fake peer (internal/fakepeer, a TUN device in the namespace) answers each SYN after the delay; the exporter serves %d probes/s for %v per delay while a bare-syscall prober (a separate process: one thread, socket/connect/epoll_wait/TCP_INFO/close, at the exporter's nice value) probes the same peer at %d/s. "+
 		"The reference is the wire: a packet socket on the TUN device timestamps (in the kernel) the SYN as it leaves and the SYN-ACK as it arrives. "+
 		"Error = reported latency - that wire time, per probe, matched by port and time. The bare prober's error is the floor of this harness on this machine.\n\n",
 		o.rate, o.duration, o.bareRate)

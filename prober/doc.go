@@ -10,7 +10,10 @@
 // target, given literally or by a name: connect() takes it for this host.
 //
 // One Checker serves a whole process: it owns one epoll instance and one
-// goroutine that waits on it. There is one path through it: Begin and
+// goroutine that waits on it in Go's own netpoller (the epoll fd is
+// non-blocking and wrapped in an os.File), as a goroutine waits to read a
+// socket, so no thread blocks in a syscall for the engine. There is one
+// path through it: Begin and
 // BeginAddr send the SYN and hand the socket to the loop, which calls the
 // caller back with the answer (a target on this host usually answers
 // while connect() runs, and then Begin returns the result itself); the

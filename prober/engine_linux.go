@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,8 +20,8 @@ const mode = ModeHalfOpen
 // Check tokens start at 1, so that a zeroed event never matches one.
 const firstToken = 1
 
-// maxEvents bounds one epoll_pwait batch; more ready sockets simply wait
-// for the next turn of the loop.
+// maxEvents bounds one epoll_pwait batch; the loop takes another batch
+// at once when one comes back full.
 const maxEvents = 256
 
 // pending is one check between connect() and its answer. Whoever removes
@@ -46,24 +48,31 @@ func (p *pending) finish(r Result) {
 // check that timed out closes its fd, and the next socket may get the same
 // number while an event for the old one is still in the loop's batch.
 type epollEngine struct {
-	epfd   int
-	wakefd int
-	// fdsMu keeps epfd and wakefd open: callers hold it for reading
-	// around epoll_ctl and the wake-up write, shutdown for writing while
-	// it closes them. It is taken before mu.
-	fdsMu    sync.RWMutex
-	mu       sync.Mutex
-	checks   map[uint64]*pending
-	next     uint64
-	closed   bool
-	waking   bool
+	// epoll is the epoll instance, non-blocking, in Go's own netpoller:
+	// the loop waits for its readiness as a socket's reader would, so no
+	// thread blocks in a syscall for the engine. Every use of its fd goes
+	// through epoll's Read or Control, which keep it open meanwhile;
+	// closing it ends the loop.
+	epoll *os.File
+	raw   syscall.RawConn
+	// fdsMu orders registering against shutdown: callers hold it for
+	// reading from taking a token to their epoll_ctl, shutdown for
+	// writing while it takes the map. It is taken before mu.
+	fdsMu  sync.RWMutex
+	mu     sync.Mutex
+	checks map[uint64]*pending
+	next   uint64
+	closed bool
+	// closing is set by close before it closes epoll, so that the loop
+	// tells that end from a failure.
+	closing  atomic.Bool
 	loopDone chan struct{}
 	// The sweeper: see sweep.
 	sweepDone, stopSweep chan struct{}
 	kick                 chan struct{}
 	// setupSlots bounds how many callers run socket()..connect() at once.
 	// Callers beyond it park on the channel instead of queueing as
-	// runnable goroutines, so when epoll_pwait returns, the loop finds a
+	// runnable goroutines, so when the netpoller wakes the loop, it finds a
 	// short run queue ahead of it and closes answered sockets well within
 	// the kernel's 200 ms delayed-ACK timer even under a burst of checks.
 	setupSlots chan struct{}
@@ -72,18 +81,18 @@ type epollEngine struct {
 var _ engine = (*epollEngine)(nil)
 
 func newEngine() (engine, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	epoll, err := newEpoll()
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
+		return nil, err
 	}
-	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	raw, err := epoll.SyscallConn()
 	if err != nil {
-		unix.Close(epfd)
-		return nil, os.NewSyscallError("eventfd", err)
+		epoll.Close()
+		return nil, err
 	}
 	e := &epollEngine{
-		epfd:       epfd,
-		wakefd:     wakefd,
+		epoll:      epoll,
+		raw:        raw,
 		checks:     make(map[uint64]*pending),
 		next:       firstToken,
 		loopDone:   make(chan struct{}),
@@ -97,9 +106,32 @@ func newEngine() (engine, error) {
 	return e, nil
 }
 
+// newEpoll opens an epoll instance in Go's netpoller. os.NewFile adds a
+// non-blocking fd to the netpoller (edge-triggered); an epoll fd is
+// readable while it has events ready, and each new event wakes whoever
+// polls it, so the netpoller reports every one.
+func newEpoll() (*os.File, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(epfd), "epoll"), nil
+}
+
+// ctl runs epoll_ctl on the instance; ErrClosed once shutdown began.
 func (e *epollEngine) ctl(op, fd int, events uint32, token uint64) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(token), Pad: int32(token >> 32)}
-	if err := unix.EpollCtl(e.epfd, op, fd, &ev); err != nil {
+	var err error
+	if cerr := e.raw.Control(func(epfd uintptr) {
+		err = unix.EpollCtl(int(epfd), op, fd, &ev)
+	}); cerr != nil {
+		return ErrClosed
+	}
+	if err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	return nil
@@ -185,7 +217,8 @@ func familyOfFd(addr netip.AddrPort) int {
 // needs after every wake-up: held across the syscall, mu made the loop
 // wait behind callers registering (pprof's mutex profile of
 // BenchmarkCheck). No event can name p.token before the epoll_ctl, and
-// fdsMu keeps shutdown from closing epfd, or taking the map, meanwhile.
+// fdsMu keeps shutdown from taking the map meanwhile, so a register that
+// fails because close began takes p back itself.
 func (e *epollEngine) register(p *pending) error {
 	e.fdsMu.RLock()
 	defer e.fdsMu.RUnlock()
@@ -232,42 +265,48 @@ func (e *epollEngine) abandon(p *pending, otherwise Result) (r Result, ok bool) 
 	return conclude(p, time.Now(), otherwise), true
 }
 
-// loop waits for the epoll instance to have events without taking them:
-// ppoll on the epoll fd reports readiness and leaves the events in place,
-// so that whichever of the loop and the sweeper runs first takes them.
+// loop waits in Go's netpoller for the epoll instance to have events, as
+// a goroutine waits to read a socket, and takes them. An answer then costs
+// the netpoller's wake-up of the loop goroutine, on a P and a thread that
+// are already running, instead of a thread blocked in a syscall that must
+// get a P back first. The loop ends when the instance is closed.
 func (e *epollEngine) loop() {
 	defer close(e.loopDone)
-	raiseLoopPriority()
 	var d drainer
-	fds := []unix.PollFd{
-		{Fd: int32(e.epfd), Events: unix.POLLIN},
-		{Fd: int32(e.wakefd), Events: unix.POLLIN},
-	}
-	for {
-		_, err := unix.Ppoll(fds, nil, nil)
+	var derr error
+	err := e.raw.Read(func(epfd uintptr) bool {
 		testHookAfterPoll()
-		switch {
-		case err != nil && !errors.Is(err, unix.EINTR):
-			e.shutdown(os.NewSyscallError("ppoll", err))
-			return
-		case fds[1].Revents != 0:
-			e.shutdown(ErrClosed)
-			return
-		}
-		if err := e.drain(&d); err != nil {
-			e.shutdown(err)
-			return
+		derr = e.drainAll(&d, int(epfd))
+		return derr != nil
+	})
+	switch {
+	case derr != nil:
+		e.shutdown(derr)
+	case e.closing.Load():
+		e.shutdown(ErrClosed)
+	default:
+		e.shutdown(os.NewSyscallError("epoll wait", err))
+	}
+}
+
+// drainAll drains until a batch comes back short: the netpoller reports
+// only new events, so none may be left behind in the instance.
+func (e *epollEngine) drainAll(d *drainer, epfd int) error {
+	for {
+		n, err := e.drain(d, epfd)
+		if err != nil || n < len(d.events) {
+			return err
 		}
 	}
 }
 
-// sweep is the loop's backstop against a starved scheduler. A goroutine
-// that returns from a blocking syscall and finds no free P waits at the
-// back of the global run queue; behind a burst of HTTP requests that can
-// take longer than the kernel's 200 ms delayed ACK. A goroutine woken by
-// a timer instead runs next on the P that fired it. So while checks are
-// pending, every sweepInterval the sweeper takes whatever events are
-// ready itself and sends the RSTs.
+// sweep is the loop's backstop against a starved scheduler. The netpoller
+// is polled when a P runs out of work, or by sysmon after 10 ms, and a
+// goroutine it readies then may wait at the back of the global run queue;
+// behind a burst of HTTP requests that can take longer than the kernel's
+// 200 ms delayed ACK. A goroutine woken by a timer instead runs next on
+// the P that fired it. So while checks are pending, every sweepInterval
+// the sweeper takes whatever events are ready itself and sends the RSTs.
 func (e *epollEngine) sweep() {
 	defer close(e.sweepDone)
 	var d drainer
@@ -288,7 +327,7 @@ func (e *epollEngine) sweep() {
 			return
 		}
 		// An error here is the loop's to act on: it sees the same fd.
-		_ = e.drain(&d)
+		_ = e.raw.Control(func(epfd uintptr) { _, _ = e.drain(&d, int(epfd)) })
 	}
 }
 
@@ -309,18 +348,19 @@ type drainer struct {
 	ready  []*pending
 }
 
-// drain takes the ready events without waiting, and answers their checks.
-// The loop and the sweeper may drain at once: EPOLLONESHOT hands each
-// event to one of them, and the map hands each check to one owner.
-func (e *epollEngine) drain(d *drainer) error {
-	n, err := unix.EpollWait(e.epfd, d.events[:], 0)
+// drain takes the ready events without waiting, answers their checks,
+// and says how many events it took. The loop and the sweeper may drain at
+// once: EPOLLONESHOT hands each event to one of them, and the map hands
+// each check to one owner.
+func (e *epollEngine) drain(d *drainer, epfd int) (int, error) {
+	n, err := unix.EpollWait(epfd, d.events[:], 0)
 	now := time.Now()
 	testHookAfterWait()
 	if err != nil {
 		if errors.Is(err, unix.EINTR) {
-			return nil
+			return 0, nil
 		}
-		return os.NewSyscallError("epoll_pwait", err)
+		return 0, os.NewSyscallError("epoll_pwait", err)
 	}
 	d.ready = d.ready[:0]
 	e.mu.Lock()
@@ -335,7 +375,7 @@ func (e *epollEngine) drain(d *drainer) error {
 	for _, p := range d.ready {
 		p.finish(conclude(p, now, woke))
 	}
-	return nil
+	return n, nil
 }
 
 // woke is the result of a socket that epoll reported without an answer.
@@ -447,7 +487,7 @@ func kernelSYNACK(info *unix.TCPInfo, synack time.Duration) time.Duration {
 
 // Test hooks: testHookAfterWait stalls whoever takes events (loop or
 // sweeper), as a starved process would; testHookAfterPoll stalls only the
-// loop.
+// loop, each time the netpoller wakes it, before it takes events.
 var (
 	testHookAfterWait = func() {}
 	testHookAfterPoll = func() {}
@@ -460,18 +500,17 @@ const (
 	tcpCloseWait   = 8
 )
 
-// shutdown ends every check still waiting, closing its fd, and releases
-// the epoll and event fds. Only the loop calls it, once.
+// shutdown ends every check still waiting, closing its fd, and closes the
+// epoll instance if close has not. Only the loop calls it, once.
 func (e *epollEngine) shutdown(cause error) {
 	close(e.stopSweep)
-	<-e.sweepDone // it may be using epfd
+	<-e.sweepDone
+	_ = e.epoll.Close() // already closed when close ended the loop
 	e.fdsMu.Lock()
 	e.mu.Lock()
 	e.closed = true
 	left := e.checks
 	e.checks = nil
-	unix.Close(e.epfd)
-	unix.Close(e.wakefd)
 	e.mu.Unlock()
 	e.fdsMu.Unlock()
 	now := time.Now()
@@ -480,38 +519,11 @@ func (e *epollEngine) shutdown(cause error) {
 	}
 }
 
-// close wakes the loop through the eventfd and waits until it has ended
-// every check. The write happens under fdsMu so it cannot reach a wakefd
-// that shutdown has already closed.
+// close closes the epoll instance, which ends the loop's wait, and waits
+// until the loop has ended every check.
 func (e *epollEngine) close() error {
-	e.fdsMu.RLock()
-	e.mu.Lock()
-	if !e.closed && !e.waking {
-		e.waking = true
-		var one [8]byte
-		one[0] = 1 // any non-zero counter wakes the loop, whatever the byte order
-		if _, err := unix.Write(e.wakefd, one[:]); err != nil {
-			e.mu.Unlock()
-			e.fdsMu.RUnlock()
-			return os.NewSyscallError("write eventfd", err)
-		}
-	}
-	e.mu.Unlock()
-	e.fdsMu.RUnlock()
+	e.closing.Store(true)
+	_ = e.epoll.Close() // a second Close, or one after shutdown, is harmless
 	<-e.loopDone
 	return nil
 }
-
-// raiseLoopPriority gives the loop its own thread and, where the process
-// may (root or CAP_SYS_NICE), a nice value of -10 for that thread alone.
-// On a host busy with other processes, a loop thread that waits too long
-// for a CPU after a SYN-ACK lets the kernel's delayed ACK (200 ms) leave
-// before the RST, and the target sees a connection. Without the privilege
-// the thread keeps the process's priority; nothing else changes.
-func raiseLoopPriority() {
-	runtime.LockOSThread() // never unlocked: the thread ends with the loop
-	_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), loopNice)
-}
-
-// loopNice is the loop thread's nice value when it may be lowered.
-const loopNice = -10

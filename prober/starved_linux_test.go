@@ -65,7 +65,7 @@ func TestAbandonedCheckReportsTheACK(t *testing.T) {
 }
 
 // TestSweeperRescuesAStarvedLoop holds only the loop, as the Go scheduler
-// does when the loop returns from ppoll and finds no free P: the
+// does when the netpoller has made the loop runnable but no P runs it: the
 // timer-driven sweeper takes the event and sends the RST in time.
 func TestSweeperRescuesAStarvedLoop(t *testing.T) {
 	throughLoop(t)
