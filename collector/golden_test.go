@@ -50,23 +50,29 @@ var goldenRecords = []struct {
 func TestProbeAnswerGolden(t *testing.T) {
 	for _, g := range goldenRecords {
 		t.Run(g.name, func(t *testing.T) {
-			path := filepath.Join("testdata", g.name+".prom")
-			got := g.rec.appendMetrics(nil)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("answer differs from %s (-update rewrites it):\n%s", path, got)
-			}
-			promtoolCheck(t, path)
+			compareGolden(t, filepath.Join("testdata", g.name+".prom"), g.rec.appendMetrics(nil))
 		})
 	}
+}
+
+// compareGolden compares got with the golden file at path byte for byte
+// (go test -run Golden -update rewrites it from got) and lints the file
+// with promtool.
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("answer differs from %s (-update rewrites it):\n%s", path, got)
+	}
+	promtoolCheck(t, path)
 }
 
 // promtoolCheck runs promtool check metrics on a file.

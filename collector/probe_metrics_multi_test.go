@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"maps"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -88,21 +87,8 @@ func TestSummaryExposition(t *testing.T) {
 	for name, rec := range summaryRecords(t) {
 		t.Run(name, func(t *testing.T) {
 			got := rec.appendMetrics(nil)
-			path := filepath.Join("testdata", name)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("answer differs from %s (go test -update rewrites it):\n%s", path, got)
-			}
+			compareGolden(t, filepath.Join("testdata", name), got)
 			assertCanonical(t, got)
-			promtoolCheck(t, path)
 		})
 	}
 }
