@@ -121,32 +121,15 @@ func (c *Checker) begin(ctx context.Context, addr netip.AddrPort, opts Options, 
 }
 
 // address parses and resolves target, asking opts.Policy about the name
-// and the address. ok is false when the check ends there, with result r.
+// and the address: addresses for a probe of one check. ok is false when
+// the check ends there, with result r.
 func (c *Checker) address(ctx context.Context, target string, opts Options) (addr netip.AddrPort, dns time.Duration, r Result, ok bool) {
-	host, port, err := ParseTarget(target)
-	if err != nil {
-		return addr, 0, Result{Class: ClassResolve, Errno: syscall.EINVAL, Err: err, Mode: mode}, false
+	var s Summary
+	addrs, ok := c.addresses(ctx, target, opts, &s)
+	if !ok {
+		return addr, s.DNS, s.Failure, false
 	}
-	if opts.Policy != nil {
-		if err := opts.Policy.PermitName(host, port); err != nil {
-			return addr, 0, denied(err), false
-		}
-	}
-	ip, dns, err := c.resolve(ctx, host, opts)
-	if err != nil {
-		r := failure(ClassResolve, err)
-		r.DNS = dns
-		return addr, dns, r, false
-	}
-	addr = netip.AddrPortFrom(ip, port)
-	if opts.Policy != nil {
-		if err := opts.Policy.PermitTarget(host, addr); err != nil {
-			r := denied(err)
-			r.Addr, r.DNS = addr, dns
-			return addr, dns, r, false
-		}
-	}
-	return addr, dns, Result{}, true
+	return addrs[0], s.DNS, Result{}, true
 }
 
 // CheckAddr checks one address without resolving anything. It is a

@@ -13,18 +13,11 @@ import (
 // Resolve picks the address to probe for host. Literals (with IPv6 zones)
 // skip DNS but still obey the family choice, as blackbox_exporter does.
 func (c *Checker) Resolve(ctx context.Context, host string, opts Options) (netip.Addr, error) {
-	ip, _, err := c.resolve(ctx, host, opts)
-	return ip, err
-}
-
-// resolve is Resolve that also says how long DNS took.
-func (c *Checker) resolve(ctx context.Context, host string, opts Options) (netip.Addr, time.Duration, error) {
-	addrs, dns, err := c.lookup(ctx, host, opts)
+	addrs, _, err := c.lookup(ctx, host, opts)
 	if err != nil {
-		return netip.Addr{}, dns, err
+		return netip.Addr{}, err
 	}
-	ip, err := chooseAddr(host, addrs, opts)
-	return ip, dns, err
+	return chooseAddr(host, addrs, opts)
 }
 
 // lookup returns host's addresses and the time DNS took, asking DNS only
