@@ -6,15 +6,15 @@ import "github.com/seed-5ff58b3a/synack_exporter/prober"
 // kept it (docs/fingerprint.md).
 var (
 	handshakeHashGauge = newGauge("probe_tcp_handshake_hash",
-		"FNV-1a 32 hash of the target's MSS, window, window scale and TCP options, to detect with changes() when what answers changes; present only when a SYN-ACK came.")
+		"FNV-1a 32 hash of the SYN-ACK's MSS, window, window scale and options.")
 	peerMSSGauge = newGauge("probe_tcp_peer_mss_bytes",
-		"The MSS the target announced in its SYN-ACK, in bytes (tcpi_snd_mss, plus 12 when timestamps were agreed); at most this host's own path MTU less headers and half the SYN-ACK's window; 536 (IPv4) or 1220 (IPv6) when the SYN-ACK had none.")
+		"The MSS of the target's SYN-ACK as the kernel kept it, in bytes.")
 	peerOptionGauge = newGauge("probe_tcp_peer_option",
-		"1 for each TCP option the handshake agreed on (tcpi_options), else 0; ecn only when this host asks for it (net.ipv4.tcp_ecn=1).")
+		"1 for each TCP option the handshake agreed on (tcpi_options), else 0.")
 	peerWindowGauge = newGauge("probe_tcp_peer_window_bytes",
-		"The window of the target's SYN-ACK in bytes, which is never scaled (tcpi_snd_wnd); absent on kernels before 5.4.")
+		"The unscaled window of the target's SYN-ACK (tcpi_snd_wnd), in bytes.")
 	peerWindowScaleGauge = newGauge("probe_tcp_peer_window_scale",
-		"The target's window scale shift (tcpi_snd_wscale); present only when both sides agreed on window scaling.")
+		"The target's window scale shift (tcpi_snd_wscale).")
 )
 
 // peerOptionSeries are the series of probe_tcp_peer_option.

@@ -30,7 +30,7 @@ func TestProbeFingerprintLoopback(t *testing.T) {
 	if got := gaugeValue(t, mfs, "probe_tcp_peer_window_bytes"); got != loWindow {
 		t.Errorf("probe_tcp_peer_window_bytes %g, want %d", got, loWindow)
 	}
-	err := compareMetrics(mfs, `# HELP probe_tcp_peer_option 1 for each TCP option the handshake agreed on (tcpi_options), else 0; ecn only when this host asks for it (net.ipv4.tcp_ecn=1).
+	err := compareMetrics(mfs, `# HELP probe_tcp_peer_option 1 for each TCP option the handshake agreed on (tcpi_options), else 0.
 # TYPE probe_tcp_peer_option gauge
 probe_tcp_peer_option{option="ecn"} 0
 probe_tcp_peer_option{option="sack"} 1

@@ -240,7 +240,7 @@ func (b *syncBuffer) String() string {
 // when class is "").
 func errorClasses(class string) string {
 	var b strings.Builder
-	b.WriteString(`# HELP probe_tcp_error_class 1 for the class of failure that happened (refused, timeout, unreachable, prohibited, resolve, local, other), 0 for the others; all 0 on success.
+	b.WriteString(`# HELP probe_tcp_error_class 1 for the class of failure that happened, else 0.
 # TYPE probe_tcp_error_class gauge
 `)
 	for _, c := range []string{"local", "other", "prohibited", "refused", "resolve", "timeout", "unreachable"} {

@@ -28,32 +28,35 @@ func newGauge(name, help string) gauge {
 }
 
 // The per-probe gauges. The first six keep blackbox_exporter's names and
-// meanings so that its dashboards work unchanged.
+// meanings so that its dashboards work unchanged. Each HELP is one short
+// sentence, what and unit, and docs/metrics.md has the rest: every answer
+// carries them, and net/http sends an answer whose status line, headers
+// and body fit in its 4,096-byte buffer in one write.
 var (
 	probeSuccessGauge = newGauge("probe_success",
-		"Whether the probe succeeded: 1 if the target answered the SYN with a SYN-ACK, else 0.")
+		"1 if the check met the module's expect (by default: a SYN-ACK came), else 0.")
 	probeDurationGauge = newGauge("probe_duration_seconds",
-		"How long the whole probe took, in seconds, name resolution included.")
+		"How long the probe took, name resolution included, in seconds.")
 	probeTimeoutGauge = newGauge("probe_timeout_seconds",
-		"The time budget this probe had, in seconds: the scrape timeout minus the offset, capped by the module's timeout.")
+		"The time budget this probe had, in seconds.")
 	probeDNSGauge = newGauge("probe_dns_lookup_time_seconds",
-		"Time spent resolving the target's host name, in seconds; 0 for IP address targets.")
+		"Time spent resolving the target's host name, in seconds.")
 	probeIPProtocolGauge = newGauge("probe_ip_protocol",
-		"IP version of the address probed: 4 or 6; 0 when no address was resolved.")
+		"IP version of the address probed: 4 or 6, 0 if none.")
 	probeIPAddrHashGauge = newGauge("probe_ip_addr_hash",
-		"FNV-32a hash of the IP address probed, to detect when the address changes; absent when no address was resolved.")
+		"FNV-32a hash of the IP address probed.")
 	synackGauge = newGauge("probe_tcp_synack_seconds",
-		"Time from sending the SYN to seeing the SYN-ACK, in seconds, on the exporter's clock; present only when a SYN-ACK came.")
+		"Time from sending the SYN to seeing the SYN-ACK, in seconds.")
 	rttGauge = newGauge("probe_tcp_rtt_seconds",
-		"The kernel's round-trip time sample for the handshake (tcpi_rtt), in seconds; present only when a SYN-ACK came. Unreliable when SYNs were re-sent.")
+		"The kernel's round-trip time sample of the handshake (tcpi_rtt), in seconds.")
 	synRetransmitsGauge = newGauge("probe_tcp_syn_retransmits",
-		"Number of SYNs re-sent before the target answered or the probe gave up.")
+		"Number of SYNs re-sent.")
 	ackSentGauge = newGauge("probe_tcp_ack_sent",
-		"1 if an ACK left before the RST, so the target saw a completed connection; should always be 0.")
+		"1 if an ACK left before the RST; should always be 0.")
 	errnoGauge = newGauge("probe_tcp_errno",
-		"The error number (errno) behind a failed probe, 0 on success; ETIMEDOUT when the probe ran out of time.")
+		"The check's errno, 0 when a SYN-ACK came.")
 	errorClassGauge = newGauge("probe_tcp_error_class",
-		"1 for the class of failure that happened (refused, timeout, unreachable, prohibited, resolve, local, other), 0 for the others; all 0 on success.")
+		"1 for the class of failure that happened, else 0.")
 )
 
 // errorClassSeries are the series of probe_tcp_error_class.

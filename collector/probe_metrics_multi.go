@@ -8,43 +8,43 @@ import (
 // addresses: all); see docs/several-checks.md.
 var (
 	synsSentGauge = newGauge("probe_tcp_syns_sent",
-		"Half-open checks this probe made: syn_count for each address checked, fewer when the time budget ran out. Each sends its own SYN, unless it failed as class local.")
+		"Half-open checks this probe made.")
 	synResultsGauge = newGauge("probe_tcp_syn_results",
-		"How many of this probe's checks ended in each class (open, refused, timeout, unreachable, prohibited, resolve, local, other).")
+		"Checks of this probe that ended in each class.")
 	lossRatioGauge = newGauge("probe_tcp_loss_ratio",
-		"Share of this probe's checks whose first SYN got no answer: timed out, or answered only after the kernel re-sent the SYN. Absent when no check was made.")
+		"Share of this probe's checks whose first SYN got no answer.")
 	synackMinGauge = newGauge("probe_tcp_synack_min_seconds",
-		"Shortest SYN to SYN-ACK time over the checks that found the port open, in seconds; present only when one did.")
+		"Shortest SYN to SYN-ACK time of the open checks, in seconds.")
 	synackMaxGauge = newGauge("probe_tcp_synack_max_seconds",
-		"Longest SYN to SYN-ACK time over the checks that found the port open, in seconds; present only when one did.")
+		"Longest SYN to SYN-ACK time of the open checks, in seconds.")
 	synackStddevGauge = newGauge("probe_tcp_synack_stddev_seconds",
-		"Population standard deviation of the SYN to SYN-ACK time over the checks that found the port open, in seconds; present only when one did.")
+		"Standard deviation of the open checks' SYN to SYN-ACK time, in seconds.")
 	medianSYNACKGauge = newGauge(synackGauge.name,
-		"Median time from sending a SYN to seeing its SYN-ACK over the checks that found the port open, in seconds, on the exporter's clock; present only when one did.")
+		"Median SYN to SYN-ACK time of the open checks, in seconds.")
 	medianRTTGauge = newGauge(rttGauge.name,
-		"Median of the kernel's round-trip time samples (tcpi_rtt) over the checks that found the port open, in seconds; present only when one did. Unreliable when SYNs were re-sent.")
+		"Median of the open checks' kernel round-trip time samples (tcpi_rtt), in seconds.")
 	sumRetransmitsGauge = newGauge(synRetransmitsGauge.name,
 		"Number of SYNs re-sent, summed over this probe's checks.")
 	anyACKSentGauge = newGauge(ackSentGauge.name,
-		"1 if any check let an ACK out before its RST, so the target saw a completed connection; should always be 0.")
+		"1 if any check let an ACK out before its RST; should always be 0.")
 	worstErrnoGauge = newGauge(errnoGauge.name,
-		"The error number (errno) of the first check that did not find the port open, 0 when all did; ETIMEDOUT when it ran out of time.")
+		"The errno of the first check that did not find the port open, else 0.")
 	worstClassGauge = newGauge(errorClassGauge.name,
-		"1 for the class of the first check that did not find the port open (refused, timeout, unreachable, prohibited, resolve, local, other), 0 for the others; all 0 when every check did.")
+		"1 for the class of the first check that did not find the port open, else 0.")
 	manySuccessGauge = newGauge(probeSuccessGauge.name,
-		"Whether the probe succeeded: 1 if its checks met the module's expect and min_open_ratio (by default: any check found the port open), else 0.")
+		"1 if the checks met the module's expect and min_open_ratio, else 0.")
 	addressesGauge = newGauge("probe_tcp_addresses",
-		"Addresses the target's name resolved to, of the families the module allows (addresses: all).")
+		"Addresses the target's name resolved to, of the families allowed.")
 	addressesCheckedGauge = newGauge("probe_tcp_addresses_checked",
-		"Addresses checked: those resolved less those denied by the module's target lists and those beyond address_limit.")
+		"Addresses checked: those resolved less those denied or cut.")
 	addressesOpenGauge = newGauge("probe_tcp_addresses_open",
 		"Addresses where at least one check found the port open.")
 	addressesDeniedGauge = newGauge("probe_tcp_addresses_denied",
-		"Addresses not checked because the module's allowed_targets or denied_targets refused them.")
+		"Addresses refused by the module's target lists.")
 	addressesCutGauge = newGauge("probe_tcp_addresses_cut",
-		"Addresses not checked because there were more than address_limit (the last ones in sorted order).")
+		"Addresses not checked for being beyond address_limit.")
 	addressSuccessGauge = newGauge("probe_tcp_address_success",
-		"Per address checked: 1 if its checks alone met the module's expect and min_open_ratio, else 0.")
+		"1 if this address's checks alone met expect and min_open_ratio, else 0.")
 )
 
 // synResultSeries are the series of probe_tcp_syn_results: every class.

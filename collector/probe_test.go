@@ -18,22 +18,22 @@ var stableProbeMetrics = []string{
 	"probe_tcp_syn_retransmits", "probe_tcp_ack_sent", "probe_tcp_errno", "probe_tcp_error_class",
 }
 
-const probeHelp = `# HELP probe_success Whether the probe succeeded: 1 if the target answered the SYN with a SYN-ACK, else 0.
+const probeHelp = `# HELP probe_success 1 if the check met the module's expect (by default: a SYN-ACK came), else 0.
 # TYPE probe_success gauge
 probe_success %d
-# HELP probe_timeout_seconds The time budget this probe had, in seconds: the scrape timeout minus the offset, capped by the module's timeout.
+# HELP probe_timeout_seconds The time budget this probe had, in seconds.
 # TYPE probe_timeout_seconds gauge
 probe_timeout_seconds %g
-# HELP probe_ip_protocol IP version of the address probed: 4 or 6; 0 when no address was resolved.
+# HELP probe_ip_protocol IP version of the address probed: 4 or 6, 0 if none.
 # TYPE probe_ip_protocol gauge
 probe_ip_protocol %d
-%s# HELP probe_tcp_syn_retransmits Number of SYNs re-sent before the target answered or the probe gave up.
+%s# HELP probe_tcp_syn_retransmits Number of SYNs re-sent.
 # TYPE probe_tcp_syn_retransmits gauge
 probe_tcp_syn_retransmits 0
-# HELP probe_tcp_ack_sent 1 if an ACK left before the RST, so the target saw a completed connection; should always be 0.
+# HELP probe_tcp_ack_sent 1 if an ACK left before the RST; should always be 0.
 # TYPE probe_tcp_ack_sent gauge
 probe_tcp_ack_sent 0
-# HELP probe_tcp_errno The error number (errno) behind a failed probe, 0 on success; ETIMEDOUT when the probe ran out of time.
+# HELP probe_tcp_errno The check's errno, 0 when a SYN-ACK came.
 # TYPE probe_tcp_errno gauge
 probe_tcp_errno %d
 `
@@ -42,7 +42,7 @@ probe_tcp_errno %d
 func expectedProbe(success int, timeout float64, ipProtocol int, ip string, errno syscall.Errno, class string) string {
 	hash := ""
 	if ip != "" {
-		hash = fmt.Sprintf(`# HELP probe_ip_addr_hash FNV-32a hash of the IP address probed, to detect when the address changes; absent when no address was resolved.
+		hash = fmt.Sprintf(`# HELP probe_ip_addr_hash FNV-32a hash of the IP address probed.
 # TYPE probe_ip_addr_hash gauge
 probe_ip_addr_hash %d
 `, fnv1a32(netip.MustParseAddr(ip).Unmap().AsSlice()))
