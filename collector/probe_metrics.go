@@ -31,7 +31,8 @@ func newGauge(name, help string) gauge {
 // meanings so that its dashboards work unchanged. Each HELP is one short
 // sentence, what and unit, and docs/metrics.md has the rest: every answer
 // carries them, and net/http sends an answer whose status line, headers
-// and body fit in its 4,096-byte buffer in one write.
+// and body fit in its 4,096-byte buffer in one write
+// (TestProbeAnswerOneWrite).
 var (
 	probeSuccessGauge = newGauge("probe_success",
 		"1 if the check met the module's expect (by default: a SYN-ACK came), else 0.")

@@ -1,12 +1,19 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
+	"io"
 	"maps"
 	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -122,4 +129,109 @@ func fnv1a32(b []byte) uint32 {
 		h *= 16777619
 	}
 	return h
+}
+
+// httpWriteBuffer is the size of the bufio.Writer net/http gives each
+// connection: a response larger than this, status line and headers
+// included, leaves in two write(2) calls instead of one, which costs a
+// probe several microseconds of system time.
+const httpWriteBuffer = 4096
+
+// TestProbeAnswerOneWrite serves a real /probe of an open loopback port
+// and counts what the server wrote to the connection: the whole HTTP
+// response must go out in one write. With the headers of that response,
+// the largest answer of one check (IPv6, every fingerprint family,
+// values of the longest form) must fit in the buffer too, so that a
+// longer duration or a peer's wider window does not bring the second
+// write back. Long explanations belong in docs/metrics.md, not in HELP.
+func TestProbeAnswerOneWrite(t *testing.T) {
+	s := newTestServer(t, Options{})
+	ln := &countingListener{}
+	srv := httptest.NewUnstartedServer(s.Exporter)
+	ln.Listener = srv.Listener
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The request of a Prometheus scrape.
+	fmt.Fprintf(conn, "GET /probe?target=%s HTTP/1.1\r\nHost: %s\r\n"+
+		"Accept: application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.2\r\n"+
+		"Accept-Encoding: gzip\r\n%s: 10\r\n\r\n",
+		openPort(t, "tcp4", "127.0.0.1:0"), srv.Listener.Addr(), scrapeTimeoutHeader)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(body, []byte("\nprobe_success 1\n")) || !bytes.Contains(body, []byte("\nprobe_tcp_handshake_hash ")) {
+		t.Fatalf("not the answer of an open port with its fingerprint:\n%s", body)
+	}
+	writes, written := ln.writes.Load(), int(ln.written.Load())
+	if written <= len(body) {
+		t.Fatalf("%d bytes written for a body of %d", written, len(body))
+	}
+	if writes != 1 {
+		t.Errorf("the response (%d bytes: %d of status line and headers, %d of body) left in %d writes, want 1",
+			written, written-len(body), len(body), writes)
+	}
+	worst := len(worstOneCheckRecord.appendMetrics(nil))
+	if head := written - len(body); head+worst > httpWriteBuffer {
+		t.Errorf("the largest answer of one check (%d bytes) with %d bytes of status line and headers is %d bytes, over net/http's %d-byte buffer",
+			worst, head, head+worst, httpWriteBuffer)
+	}
+	t.Logf("response %d bytes (body %d); largest answer of one check %d bytes", written, len(body), worst)
+}
+
+// worstOneCheckRecord is the longest answer one check gives: an open
+// IPv6 target with every fingerprint family, and values whose text is as
+// long as those families' values get (a duration's seconds take at most
+// 18 characters, a 32-bit count 15).
+var worstOneCheckRecord = probeRecord{
+	Timeout: 1197571638 * time.Nanosecond, Duration: 1197571638 * time.Nanosecond,
+	Result: prober.Result{
+		Class: prober.ClassOpen, Mode: prober.ModeHalfOpen,
+		Addr: netip.MustParseAddrPort("[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535"),
+		DNS:  1197571638 * time.Nanosecond, SYNACK: 1197571638 * time.Nanosecond, RTT: 1197571638 * time.Nanosecond,
+		SYNRetransmits: 127,
+		Peer: prober.Peer{
+			MSS: 65535, Window: math.MaxUint32, HasWindow: true, WindowScale: 14,
+			Options: prober.OptionTimestamps | prober.OptionSACK | prober.OptionWindowScale | prober.OptionECN,
+		},
+	},
+}
+
+// countingListener counts the writes to, and bytes written to, the
+// connections it accepts. A write is counted before it is made, so a
+// client that has read a response sees every write of it counted.
+type countingListener struct {
+	net.Listener
+	writes  atomic.Int64
+	written atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, l: l}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	l *countingListener
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.l.writes.Add(1)
+	c.l.written.Add(int64(len(p)))
+	return c.Conn.Write(p)
 }
