@@ -67,9 +67,12 @@ type epollEngine struct {
 	// tells that end from a failure.
 	closing  atomic.Bool
 	loopDone chan struct{}
-	// The sweeper: see sweep.
-	sweepDone, stopSweep chan struct{}
-	kick                 chan struct{}
+	// sweeper runs sweep; it is armed, under mu, exactly while checks
+	// are pending: see sweep.
+	sweeper *time.Timer
+	// sweeping is held while a sweep runs, so that shutdown can wait
+	// for one that has taken checks to finish them.
+	sweeping sync.Mutex
 	// setupSlots bounds how many callers run socket()..connect() at once.
 	// Callers beyond it park on the channel instead of queueing as
 	// runnable goroutines, so when the netpoller wakes the loop, it finds a
@@ -96,13 +99,11 @@ func newEngine() (engine, error) {
 		checks:     make(map[uint64]*pending),
 		next:       firstToken,
 		loopDone:   make(chan struct{}),
-		sweepDone:  make(chan struct{}),
-		stopSweep:  make(chan struct{}),
-		kick:       make(chan struct{}, 1),
 		setupSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
+	e.sweeper = time.AfterFunc(sweepInterval, e.sweep)
+	e.sweeper.Stop()
 	go e.loop()
-	go e.sweep()
 	return e, nil
 }
 
@@ -229,22 +230,39 @@ func (e *epollEngine) register(p *pending) error {
 	}
 	p.token = e.next
 	e.next++
-	e.checks[p.token] = p
-	first := len(e.checks) == 1
+	e.add(p)
 	e.mu.Unlock()
 	if err := e.ctl(unix.EPOLL_CTL_ADD, p.fd, unix.EPOLLOUT|unix.EPOLLONESHOT, p.token); err != nil {
 		e.mu.Lock()
-		delete(e.checks, p.token)
+		e.remove(p.token)
 		e.mu.Unlock()
 		return err
 	}
-	if first {
-		select {
-		case e.kick <- struct{}{}:
-		default:
+	return nil
+}
+
+// add puts p in the map and arms the sweeper for the first pending
+// check; remove takes a check out and stops the sweeper with the last.
+// Both run under mu, so that the sweeper's state follows the map's in
+// the order the map changed. A check answered within sweepInterval, as
+// nearly all are, costs the sweeper a timer's start and stop and never
+// a wake-up.
+func (e *epollEngine) add(p *pending) {
+	e.checks[p.token] = p
+	if len(e.checks) == 1 {
+		e.sweeper.Reset(sweepInterval)
+	}
+}
+
+func (e *epollEngine) remove(token uint64) (*pending, bool) {
+	p, ok := e.checks[token]
+	if ok {
+		delete(e.checks, token)
+		if len(e.checks) == 0 {
+			e.sweeper.Stop()
 		}
 	}
-	return nil
+	return p, ok
 }
 
 // abandon takes p back from the loop after its caller gave up, and
@@ -254,10 +272,7 @@ func (e *epollEngine) register(p *pending) error {
 // then the result is open, and says whether the delayed ACK left.
 func (e *epollEngine) abandon(p *pending, otherwise Result) (r Result, ok bool) {
 	e.mu.Lock()
-	_, found := e.checks[p.token]
-	if found {
-		delete(e.checks, p.token)
-	}
+	_, found := e.remove(p.token)
 	e.mu.Unlock()
 	if !found {
 		return Result{}, false
@@ -304,43 +319,26 @@ func (e *epollEngine) drainAll(d *drainer, epfd int) error {
 // is polled when a P runs out of work, or by sysmon after 10 ms, and a
 // goroutine it readies then may wait at the back of the global run queue;
 // behind a burst of HTTP requests that can take longer than the kernel's
-// 200 ms delayed ACK. A goroutine woken by a timer instead runs next on
-// the P that fired it. So while checks are pending, every sweepInterval
-// the sweeper takes whatever events are ready itself and sends the RSTs.
+// 200 ms delayed ACK. A timer's function instead runs from the P that
+// fires it. So while checks are pending, every sweepInterval the sweeper
+// takes whatever events are ready itself and sends the RSTs.
 func (e *epollEngine) sweep() {
-	defer close(e.sweepDone)
+	e.sweeping.Lock()
+	defer e.sweeping.Unlock()
 	var d drainer
-	tick := time.NewTimer(sweepInterval)
-	defer tick.Stop()
-	for {
-		if e.idle() {
-			select {
-			case <-e.kick:
-			case <-e.stopSweep:
-				return
-			}
-		}
-		tick.Reset(sweepInterval)
-		select {
-		case <-tick.C:
-		case <-e.stopSweep:
-			return
-		}
-		// An error here is the loop's to act on: it sees the same fd.
-		_ = e.raw.Control(func(epfd uintptr) { _, _ = e.drain(&d, int(epfd)) })
+	// An error here is the loop's to act on: it sees the same fd.
+	_ = e.raw.Control(func(epfd uintptr) { _, _ = e.drain(&d, int(epfd)) })
+	e.mu.Lock()
+	if len(e.checks) > 0 {
+		e.sweeper.Reset(sweepInterval)
 	}
+	e.mu.Unlock()
 }
 
 // sweepInterval bounds how long a SYN-ACK waits for its RST when the loop
 // cannot run: well under the 200 ms delayed ACK, and rare enough to cost
 // nothing (it runs only while checks are pending).
 const sweepInterval = 10 * time.Millisecond
-
-func (e *epollEngine) idle() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.checks) == 0
-}
 
 // drainer holds one goroutine's buffers for drain.
 type drainer struct {
@@ -365,9 +363,7 @@ func (e *epollEngine) drain(d *drainer, epfd int) (int, error) {
 	d.ready = d.ready[:0]
 	e.mu.Lock()
 	for i := range d.events[:n] {
-		token := tokenOf(&d.events[i])
-		if p, ok := e.checks[token]; ok {
-			delete(e.checks, token)
+		if p, ok := e.remove(tokenOf(&d.events[i])); ok {
 			d.ready = append(d.ready, p)
 		}
 	}
@@ -503,16 +499,20 @@ const (
 // shutdown ends every check still waiting, closing its fd, and closes the
 // epoll instance if close has not. Only the loop calls it, once.
 func (e *epollEngine) shutdown(cause error) {
-	close(e.stopSweep)
-	<-e.sweepDone
 	_ = e.epoll.Close() // already closed when close ended the loop
 	e.fdsMu.Lock()
 	e.mu.Lock()
 	e.closed = true
+	e.sweeper.Stop()
 	left := e.checks
 	e.checks = nil
 	e.mu.Unlock()
 	e.fdsMu.Unlock()
+	// A sweep from now on finds the instance closed; wait for one that
+	// may have taken checks before.
+	e.sweeping.Lock()
+	e.sweeping.Unlock() //nolint:staticcheck // a barrier, not a section
+
 	now := time.Now()
 	for _, p := range left {
 		p.finish(conclude(p, now, failure(ClassLocal, cause)))
