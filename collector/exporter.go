@@ -125,16 +125,18 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 	if !e.acquire() {
 		return e.settle(rec, logger, e.rejectConcurrency())
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	// The budget goes with the options rather than as a context
+	// deadline: a check answered at once then starts no timer.
+	opts := module.ProbeOptions()
+	opts.Timeout = timeout
 	var r prober.Result
 	if module.SeveralChecks() {
-		s := e.opts.Checker.CheckMany(ctx, req.Target, module.ProbeOptions(), module.Plan())
+		s := e.opts.Checker.CheckMany(ctx, req.Target, opts, module.Plan())
 		rec.Summary = &s
 		r = standIn(&s)
 	} else {
-		r = e.opts.Checker.Check(ctx, req.Target, module.ProbeOptions())
+		r = e.opts.Checker.Check(ctx, req.Target, opts)
 	}
-	cancel()
 	e.release()
 	return e.settle(rec, logger, r)
 }

@@ -24,6 +24,9 @@ type engine interface {
 	// is known at once; otherwise done gets it later, exactly once. done
 	// may be called by the engine's own loop and must not block.
 	begin(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (r Result, ok bool)
+	// check makes a check and waits for its result in the caller's
+	// goroutine, until ctx ends or deadline (unless zero) passes.
+	check(ctx context.Context, deadline time.Time, addr netip.AddrPort, opts Options) Result
 	close() error
 }
 
@@ -60,13 +63,15 @@ func NewChecker(opts ...CheckerOption) (*Checker, error) {
 func (c *Checker) Close() error { return c.eng.close() }
 
 // Check resolves target ("host:port") within ctx and checks the address
-// chosen by opts. Resolution time counts against ctx's deadline.
+// chosen by opts. Resolution time counts against ctx's deadline and
+// opts.Timeout.
 func (c *Checker) Check(ctx context.Context, target string, opts Options) Result {
+	deadline := opts.deadline(time.Now())
 	addr, dns, r, ok := c.address(ctx, target, opts)
 	if !ok {
 		return r
 	}
-	r = c.CheckAddr(ctx, addr, opts)
+	r = c.checkAddr(ctx, deadline, addr, opts)
 	r.DNS = dns
 	return r
 }
@@ -103,13 +108,7 @@ func (c *Checker) BeginAddr(ctx context.Context, addr netip.AddrPort, opts Optio
 // begin starts a check of addr in the engine. answer, called when ok is
 // false, runs on the engine's loop and must not block.
 func (c *Checker) begin(ctx context.Context, addr netip.AddrPort, opts Options, answer func(Result)) (r Result, ok bool) {
-	if err := refuseUnspecified(addr.Addr()); err != nil {
-		r := Result{Class: ClassResolve, Errno: syscall.EINVAL, Err: err, Mode: mode, Addr: addr}
-		return r, true
-	}
-	if err := ctx.Err(); err != nil {
-		r := contextFailure(err)
-		r.Addr = addr
+	if r, refused := refuse(ctx, addr); refused {
 		return r, true
 	}
 	r, ok = c.eng.begin(ctx, addr, opts, func(r Result) {
@@ -132,12 +131,32 @@ func (c *Checker) address(ctx context.Context, target string, opts Options) (add
 	return addrs[0], s.DNS, Result{}, true
 }
 
-// CheckAddr checks one address without resolving anything. It is a
-// wait over the same path as BeginAddr.
+// refuse is the result of a check of addr that is not to be made: the
+// unspecified address, or a context that has ended.
+func refuse(ctx context.Context, addr netip.AddrPort) (Result, bool) {
+	if err := refuseUnspecified(addr.Addr()); err != nil {
+		return Result{Class: ClassResolve, Errno: syscall.EINVAL, Err: err, Mode: mode, Addr: addr}, true
+	}
+	if err := ctx.Err(); err != nil {
+		r := contextFailure(err)
+		r.Addr = addr
+		return r, true
+	}
+	return Result{}, false
+}
+
+// CheckAddr checks one address without resolving anything. It sends the
+// SYN as BeginAddr does, and then waits for the answer in the caller's
+// goroutine, which Go's netpoller wakes, with no hand-off.
 func (c *Checker) CheckAddr(ctx context.Context, addr netip.AddrPort, opts Options) Result {
-	answer := make(chan Result, 1)
-	if r, ok := c.begin(ctx, addr, opts, func(r Result) { answer <- r }); ok {
+	return c.checkAddr(ctx, opts.deadline(time.Now()), addr, opts)
+}
+
+func (c *Checker) checkAddr(ctx context.Context, deadline time.Time, addr netip.AddrPort, opts Options) Result {
+	if r, refused := refuse(ctx, addr); refused {
 		return r
 	}
-	return <-answer
+	r := c.eng.check(ctx, deadline, addr, opts)
+	r.Addr = addr
+	return r
 }

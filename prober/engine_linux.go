@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,16 +26,26 @@ const firstToken = 1
 const maxEvents = 256
 
 // pending is one check between connect() and its answer. Whoever removes
-// it from epollEngine.checks owns its fd, closes it, and calls finish.
+// it from epollEngine.checks owns its answer. A begun check's owner closes
+// its fd and calls done. A waiting check's socket belongs to its waiter
+// (file), who closes it; an owner other than the waiter (the sweeper,
+// shutdown) holds taken from the moment it removes the check until it
+// has put the answer in result.
 type pending struct {
 	token uint64
 	fd    int
 	sent  time.Time
-	// done gets the result; the loop calls it, so it must not block.
+	// done gets the result of a begun check; the loop calls it, so it
+	// must not block.
 	done func(Result)
-	// stop cancels the context.AfterFunc that ends the check with its
-	// context (see expire).
+	// stop cancels the context.AfterFunc that ends a begun check with
+	// its context (see expire).
 	stop func() bool
+	// file is a waiting check's socket in Go's netpoller, nil for a
+	// begun check.
+	file   *os.File
+	taken  sync.Mutex
+	result Result
 }
 
 // finish hands p's result to its caller.
@@ -55,6 +66,13 @@ type epollEngine struct {
 	// closing it ends the loop.
 	epoll *os.File
 	raw   syscall.RawConn
+	// backstop holds the sockets of waiting checks, each of which its
+	// caller waits for in the netpoller itself. It is not in the
+	// netpoller (a blocking fd in an os.File, for Control's reference
+	// counting): only the sweeper looks into it, so that an answer wakes
+	// its caller alone.
+	backstop    *os.File
+	backstopRaw syscall.RawConn
 	// fdsMu orders registering against shutdown: callers hold it for
 	// reading from taking a token to their epoll_ctl, shutdown for
 	// writing while it takes the map. It is taken before mu.
@@ -84,22 +102,26 @@ type epollEngine struct {
 var _ engine = (*epollEngine)(nil)
 
 func newEngine() (engine, error) {
-	epoll, err := newEpoll()
+	epoll, err := newEpoll(true)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := epoll.SyscallConn()
+	backstop, err := newEpoll(false)
 	if err != nil {
 		epoll.Close()
 		return nil, err
 	}
+	raw, _ := epoll.SyscallConn() // an os.File's never fails
+	backstopRaw, _ := backstop.SyscallConn()
 	e := &epollEngine{
-		epoll:      epoll,
-		raw:        raw,
-		checks:     make(map[uint64]*pending),
-		next:       firstToken,
-		loopDone:   make(chan struct{}),
-		setupSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+		epoll:       epoll,
+		raw:         raw,
+		backstop:    backstop,
+		backstopRaw: backstopRaw,
+		checks:      make(map[uint64]*pending),
+		next:        firstToken,
+		loopDone:    make(chan struct{}),
+		setupSlots:  make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 	e.sweeper = time.AfterFunc(sweepInterval, e.sweep)
 	e.sweeper.Stop()
@@ -107,27 +129,29 @@ func newEngine() (engine, error) {
 	return e, nil
 }
 
-// newEpoll opens an epoll instance in Go's netpoller. os.NewFile adds a
-// non-blocking fd to the netpoller (edge-triggered); an epoll fd is
-// readable while it has events ready, and each new event wakes whoever
+// newEpoll opens an epoll instance, in Go's netpoller when polled. os.NewFile
+// adds a non-blocking fd to the netpoller (edge-triggered); an epoll fd
+// is readable while it has events ready, and each new event wakes whoever
 // polls it, so the netpoller reports every one.
-func newEpoll() (*os.File, error) {
+func newEpoll(polled bool) (*os.File, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		return nil, os.NewSyscallError("fcntl", err)
+	if polled {
+		if err := unix.SetNonblock(epfd, true); err != nil {
+			unix.Close(epfd)
+			return nil, os.NewSyscallError("fcntl", err)
+		}
 	}
 	return os.NewFile(uintptr(epfd), "epoll"), nil
 }
 
-// ctl runs epoll_ctl on the instance; ErrClosed once shutdown began.
-func (e *epollEngine) ctl(op, fd int, events uint32, token uint64) error {
+// ctl runs epoll_ctl on the instance raw; ErrClosed once shutdown began.
+func ctl(raw syscall.RawConn, op, fd int, events uint32, token uint64) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(token), Pad: int32(token >> 32)}
 	var err error
-	if cerr := e.raw.Control(func(epfd uintptr) {
+	if cerr := raw.Control(func(epfd uintptr) {
 		err = unix.EpollCtl(int(epfd), op, fd, &ev)
 	}); cerr != nil {
 		return ErrClosed
@@ -143,41 +167,11 @@ func tokenOf(ev *unix.EpollEvent) uint64 {
 }
 
 func (e *epollEngine) begin(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (Result, bool) {
-	select {
-	case e.setupSlots <- struct{}{}:
-	case <-ctx.Done():
-		return contextFailure(ctx.Err()), true
+	p, r, ok := e.send(ctx, addr, opts)
+	if ok {
+		return r, true
 	}
-	r, ok := e.connect(ctx, addr, opts, done)
-	<-e.setupSlots
-	return r, ok
-}
-
-// connect opens and connects a socket and hands it to the loop. ok is
-// true when the check already has its result r; otherwise done gets it
-// once: from the loop, or from expire when ctx ends first.
-func (e *epollEngine) connect(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (r Result, ok bool) {
-	fd, err := openSocket(addr, opts)
-	if err != nil {
-		return failure(ClassLocal, err), true
-	}
-	sa, err := sockaddr(addr, familyOfFd(addr))
-	if err != nil {
-		unix.Close(fd)
-		return failure(ClassLocal, err), true
-	}
-	p := &pending{fd: fd, done: done}
-	p.sent = time.Now()
-	err = unix.Connect(fd, sa)
-	switch {
-	case err == nil || errors.Is(err, unix.EINPROGRESS):
-		if r, ok := answerEarly(fd, p.sent); ok {
-			return r, true
-		}
-	default:
-		unix.Close(fd)
-		return connectFailure(os.NewSyscallError("connect", err)), true
-	}
+	p.done = done
 	// Set before the loop can see p. The context's expire waits until
 	// register has returned: p is in the map from before its epoll_ctl,
 	// and an expire in between would close the fd under it (and register
@@ -190,12 +184,124 @@ func (e *epollEngine) connect(ctx context.Context, addr netip.AddrPort, opts Opt
 		<-registered
 		e.expire(ctx, p)
 	})
-	if err := e.register(p); err != nil {
+	if err := e.register(p, e.raw); err != nil {
 		p.stop()
-		unix.Close(fd)
+		unix.Close(p.fd)
 		return failure(ClassLocal, err), true
 	}
 	return Result{}, false
+}
+
+// check makes a check and waits for its answer in the caller's own
+// goroutine, which Go's netpoller wakes when the socket has one, as it
+// wakes a goroutine reading a socket: no other goroutine takes part. The
+// socket is also in the backstop for the sweeper, in case that wake-up
+// comes too late.
+func (e *epollEngine) check(ctx context.Context, deadline time.Time, addr netip.AddrPort, opts Options) Result {
+	p, r, ok := e.send(ctx, addr, opts)
+	if ok {
+		return r
+	}
+	return e.await(ctx, deadline, p)
+}
+
+// await waits for a sent check's answer until ctx ends or deadline
+// (unless zero) passes; it owns p's fd and closes it. The deadline is the
+// netpoller's own, and a context that can end is watched with AfterFunc:
+// neither costs a goroutine or a wake-up while the check waits.
+func (e *epollEngine) await(ctx context.Context, deadline time.Time, p *pending) Result {
+	p.file = os.NewFile(uintptr(p.fd), "check") // non-blocking: in the netpoller
+	// Closing the socket sends the RST; every return below comes after
+	// the answer was read.
+	defer p.file.Close()
+	if err := e.register(p, e.backstopRaw); err != nil {
+		return failure(ClassLocal, err)
+	}
+	if !deadline.IsZero() {
+		p.file.SetWriteDeadline(deadline)
+	}
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { p.file.SetWriteDeadline(longAgo) })
+	}
+	raw, _ := p.file.SyscallConn()
+	// Write calls the function at once and returns if it says so; else
+	// it waits until the netpoller reports the socket writable, which a
+	// connecting socket becomes only when connect() has ended (answered,
+	// refused or failed), and calls it again. send looked just now, so
+	// the first call does not; an answer since then is in the netpoller
+	// from the moment the socket is added.
+	var at time.Time
+	werr := raw.Write(func(uintptr) bool {
+		if at.IsZero() {
+			at = p.sent
+			return false
+		}
+		at = time.Now()
+		return true
+	})
+	stop()
+	testHookAfterPoll()
+	testHookAfterWait()
+	e.mu.Lock()
+	_, mine := e.remove(p.token)
+	e.mu.Unlock()
+	if !mine {
+		// The sweeper or shutdown took it, and leaves the answer.
+		p.taken.Lock()
+		defer p.taken.Unlock()
+		return p.result
+	}
+	switch {
+	case werr == nil:
+		return verdict(p.fd, p.sent, at, woke)
+	case ctx.Err() != nil:
+		return verdict(p.fd, p.sent, time.Now(), contextFailure(ctx.Err()))
+	case errors.Is(werr, os.ErrDeadlineExceeded):
+		return verdict(p.fd, p.sent, time.Now(), contextFailure(context.DeadlineExceeded))
+	}
+	return verdict(p.fd, p.sent, time.Now(), failure(ClassOther, werr))
+}
+
+// longAgo is a deadline that has passed: setting it wakes a waiter.
+var longAgo = time.Unix(1, 0)
+
+// send opens and connects a socket for a check. ok is true when the check
+// already has its result r (an error, or an answer that came while
+// connect() ran); otherwise p is the check, its SYN sent.
+func (e *epollEngine) send(ctx context.Context, addr netip.AddrPort, opts Options) (p *pending, r Result, ok bool) {
+	select {
+	case e.setupSlots <- struct{}{}:
+	default:
+		// Only now ask for ctx's channel, which a context makes on demand.
+		select {
+		case e.setupSlots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, contextFailure(ctx.Err()), true
+		}
+	}
+	defer func() { <-e.setupSlots }()
+	fd, err := openSocket(addr, opts)
+	if err != nil {
+		return nil, failure(ClassLocal, err), true
+	}
+	sa, err := sockaddr(addr, familyOfFd(addr))
+	if err != nil {
+		unix.Close(fd)
+		return nil, failure(ClassLocal, err), true
+	}
+	sent := time.Now()
+	err = unix.Connect(fd, sa)
+	switch {
+	case err == nil || errors.Is(err, unix.EINPROGRESS):
+		if r, ok := answerEarly(fd, sent); ok {
+			return nil, r, true
+		}
+	default:
+		unix.Close(fd)
+		return nil, connectFailure(os.NewSyscallError("connect", err)), true
+	}
+	return &pending{fd: fd, sent: sent}, Result{}, false
 }
 
 // expire ends a check whose ctx ended, unless the loop has already taken
@@ -220,7 +326,7 @@ func familyOfFd(addr netip.AddrPort) int {
 // BenchmarkCheck). No event can name p.token before the epoll_ctl, and
 // fdsMu keeps shutdown from taking the map meanwhile, so a register that
 // fails because close began takes p back itself.
-func (e *epollEngine) register(p *pending) error {
+func (e *epollEngine) register(p *pending, instance syscall.RawConn) error {
 	e.fdsMu.RLock()
 	defer e.fdsMu.RUnlock()
 	e.mu.Lock()
@@ -232,7 +338,7 @@ func (e *epollEngine) register(p *pending) error {
 	e.next++
 	e.add(p)
 	e.mu.Unlock()
-	if err := e.ctl(unix.EPOLL_CTL_ADD, p.fd, unix.EPOLLOUT|unix.EPOLLONESHOT, p.token); err != nil {
+	if err := ctl(instance, unix.EPOLL_CTL_ADD, p.fd, unix.EPOLLOUT|unix.EPOLLONESHOT, p.token); err != nil {
 		e.mu.Lock()
 		e.remove(p.token)
 		e.mu.Unlock()
@@ -263,6 +369,41 @@ func (e *epollEngine) remove(token uint64) (*pending, bool) {
 		}
 	}
 	return p, ok
+}
+
+// take is remove for an owner that will settle the check; a waiting
+// check's waiter then waits for its result.
+func (e *epollEngine) take(token uint64) (*pending, bool) {
+	p, ok := e.remove(token)
+	if ok && p.file != nil {
+		p.taken.Lock()
+	}
+	return p, ok
+}
+
+// settle ends p, which its owner took with take: a begun check through
+// done, after its fd is closed; a waiting check by leaving the result to
+// its waiter, and waking it. Its socket is its waiter's to close, so an
+// answered one is reset at once with disconnect.
+func settle(p *pending, now time.Time, otherwise Result) {
+	if p.file == nil {
+		p.finish(conclude(p, now, otherwise))
+		return
+	}
+	p.result = verdict(p.fd, p.sent, now, otherwise)
+	if p.result.Class == ClassOpen {
+		disconnect(p.fd)
+	}
+	p.taken.Unlock()
+	p.file.SetWriteDeadline(longAgo)
+}
+
+// disconnect resets fd's connection without closing fd: connect() with
+// AF_UNSPEC runs tcp_disconnect, which sends a RST from ESTABLISHED or
+// CLOSE_WAIT and leaves the socket in CLOSE, with no delayed ACK to come.
+func disconnect(fd int) {
+	sa := unix.RawSockaddr{Family: unix.AF_UNSPEC}
+	_, _, _ = unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
 }
 
 // abandon takes p back from the loop after its caller gave up, and
@@ -328,6 +469,7 @@ func (e *epollEngine) sweep() {
 	var d drainer
 	// An error here is the loop's to act on: it sees the same fd.
 	_ = e.raw.Control(func(epfd uintptr) { _, _ = e.drain(&d, int(epfd)) })
+	_ = e.backstopRaw.Control(func(epfd uintptr) { _, _ = e.drain(&d, int(epfd)) })
 	e.mu.Lock()
 	if len(e.checks) > 0 {
 		e.sweeper.Reset(sweepInterval)
@@ -363,13 +505,13 @@ func (e *epollEngine) drain(d *drainer, epfd int) (int, error) {
 	d.ready = d.ready[:0]
 	e.mu.Lock()
 	for i := range d.events[:n] {
-		if p, ok := e.remove(tokenOf(&d.events[i])); ok {
+		if p, ok := e.take(tokenOf(&d.events[i])); ok {
 			d.ready = append(d.ready, p)
 		}
 	}
 	e.mu.Unlock()
 	for _, p := range d.ready {
-		p.finish(conclude(p, now, woke))
+		settle(p, now, woke)
 	}
 	return n, nil
 }
@@ -377,35 +519,48 @@ func (e *epollEngine) drain(d *drainer, epfd int) (int, error) {
 // woke is the result of a socket that epoll reported without an answer.
 var woke = failure(ClassOther, errors.New("prober: socket woke without an answer"))
 
-// answer reads what the kernel knows about fd's handshake. When it has
-// an answer, answer closes fd, sending the RST before anything else can
-// delay it, and returns the result with ok true; a socket still in
-// SYN_SENT stays open, with ok false. Every path that ends a check (the
-// loop, the sweeper, a caller that gives up, shutdown, and the caller
-// right after connect()) decides here, so each tells the same truth.
+// answer reads what the kernel knows about fd's handshake (judge). When
+// it has an answer, answer closes fd, sending the RST before anything
+// else can delay it, and returns the result with ok true; a socket still
+// in SYN_SENT stays open, with ok false.
+func answer(fd int, sent, now time.Time) (Result, bool) {
+	r, ok := judge(fd, sent, now)
+	if ok {
+		unix.Close(fd)
+	}
+	return r, ok
+}
+
+// judge reads what the kernel knows about fd's handshake; ok is false
+// while the socket is still in SYN_SENT. Every path that ends a check
+// (the loop, the sweeper, a waiting caller, a caller that gives up,
+// shutdown, and the caller right after connect()) decides here, so each
+// tells the same truth.
 //
 // An established socket (or one the peer closed since: CLOSE_WAIT) got
 // a SYN-ACK. So did a socket reset with ECONNRESET or EPIPE: tcp_reset()
 // gives ECONNREFUSED to a reset in SYN_SENT and those two only to a
 // connection that was established. That is the escaped ACK's usual end:
-// the loop ran more than 200 ms after the SYN-ACK, the kernel's delayed
-// ACK left, and a peer with no connection for it (a fake peer, a SYN
-// proxy) answered with an RST. Checked on Linux 6.18 with the fake peer
-// (doc.go has what TCP_INFO holds then); the result is open, ACKSent.
-func answer(fd int, sent, now time.Time) (Result, bool) {
+// the check was read more than 200 ms after the SYN-ACK, the kernel's
+// delayed ACK left, and a peer with no connection for it (a fake peer, a
+// SYN proxy) answered with an RST. Checked on Linux 6.18 with the fake
+// peer (doc.go has what TCP_INFO holds then); the result is open, ACKSent.
+func judge(fd int, sent, now time.Time) (Result, bool) {
 	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 	if err != nil {
-		unix.Close(fd)
 		return failure(ClassOther, os.NewSyscallError("getsockopt TCP_INFO", err)), true
 	}
+	return judgeInfo(fd, info, sent, now)
+}
+
+// judgeInfo is judge with fd's TCP_INFO already read.
+func judgeInfo(fd int, info *unix.TCPInfo, sent, now time.Time) (Result, bool) {
 	switch info.State {
 	case tcpSynSent:
 		return Result{}, false
 	case tcpEstablished, tcpCloseWait:
-		unix.Close(fd)
 		return openResult(info, now.Sub(sent)), true
 	}
-	defer unix.Close(fd)
 	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	switch errno := unix.Errno(soerr); {
 	case err != nil:
@@ -418,20 +573,26 @@ func answer(fd int, sent, now time.Time) (Result, bool) {
 	return failure(ClassOther, fmt.Errorf("prober: socket in TCP state %d without an error", info.State)), true
 }
 
-// conclude ends p, which its caller has taken from the loop: with the
-// answer the kernel has, or with otherwise when there is none yet. A
-// socket still in SYN_SENT may already carry its error: the kernel sets
-// it and wakes epoll before it moves the socket to CLOSE (tcp_reset,
-// tcp_done_with_error), so the loop can read it in between.
-func conclude(p *pending, now time.Time, otherwise Result) Result {
-	if r, ok := answer(p.fd, p.sent, now); ok {
+// verdict is fd's answer when it has one, and otherwise when it has none
+// yet. A socket still in SYN_SENT may already carry its error: the
+// kernel sets it and wakes epoll before it moves the socket to CLOSE
+// (tcp_reset, tcp_done_with_error), so it can be read in between.
+func verdict(fd int, sent, now time.Time, otherwise Result) Result {
+	if r, ok := judge(fd, sent, now); ok {
 		return r
 	}
-	defer unix.Close(p.fd)
-	if soerr, err := unix.GetsockoptInt(p.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
+	if soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
 		return connectFailure(os.NewSyscallError("connect", unix.Errno(soerr)))
 	}
 	return otherwise
+}
+
+// conclude ends a begun check p, which its caller has taken from the
+// loop: its verdict, then its fd closed.
+func conclude(p *pending, now time.Time, otherwise Result) Result {
+	r := verdict(p.fd, p.sent, now, otherwise)
+	unix.Close(p.fd)
+	return r
 }
 
 // answeredEarly finishes a check whose answer came while connect() ran,
@@ -505,6 +666,11 @@ func (e *epollEngine) shutdown(cause error) {
 	e.closed = true
 	e.sweeper.Stop()
 	left := e.checks
+	for _, p := range left {
+		if p.file != nil {
+			p.taken.Lock()
+		}
+	}
 	e.checks = nil
 	e.mu.Unlock()
 	e.fdsMu.Unlock()
@@ -512,10 +678,11 @@ func (e *epollEngine) shutdown(cause error) {
 	// may have taken checks before.
 	e.sweeping.Lock()
 	e.sweeping.Unlock() //nolint:staticcheck // a barrier, not a section
+	_ = e.backstop.Close()
 
 	now := time.Now()
 	for _, p := range left {
-		p.finish(conclude(p, now, failure(ClassLocal, cause)))
+		settle(p, now, failure(ClassLocal, cause))
 	}
 }
 

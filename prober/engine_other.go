@@ -45,6 +45,17 @@ func (connectEngine) begin(ctx context.Context, addr netip.AddrPort, opts Option
 	return Result{Class: ClassOpen, Mode: mode, SYNACK: took, ACKSent: true}, true
 }
 
+// check is begin, which always has the result.
+func (e connectEngine) check(ctx context.Context, deadline time.Time, addr netip.AddrPort, opts Options) Result {
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	r, _ := e.begin(ctx, addr, opts, nil)
+	return r
+}
+
 func (connectEngine) close() error { return nil }
 
 // linuxOnly refuses options this fallback cannot apply: a probe that

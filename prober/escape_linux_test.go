@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -172,10 +173,26 @@ func TestEveryPathTellsTheSameTruth(t *testing.T) {
 		},
 		"loop": func(t *testing.T, fd int, sent time.Time) Result {
 			e, p, answer := pendingIn(t, fd, sent)
-			if err := e.register(p); err != nil {
+			if err := e.register(p, e.raw); err != nil {
 				t.Fatal(err)
 			}
 			return <-answer
+		},
+		"wait": func(t *testing.T, fd int, sent time.Time) Result {
+			e, _, _ := pendingIn(t, fd, sent)
+			return e.await(context.Background(), time.Time{}, &pending{fd: fd, sent: sent})
+		},
+		"sweep a waiting check": func(t *testing.T, fd int, sent time.Time) Result {
+			e, _, _ := pendingIn(t, fd, sent)
+			p := &pending{fd: fd, sent: sent, file: os.NewFile(uintptr(fd), "check")}
+			defer p.file.Close()
+			if err := e.register(p, e.backstopRaw); err != nil {
+				t.Fatal(err)
+			}
+			e.sweep()
+			p.taken.Lock()
+			defer p.taken.Unlock()
+			return p.result
 		},
 		"abandon": func(t *testing.T, fd int, sent time.Time) Result {
 			e, p, _ := pendingIn(t, fd, sent)
@@ -274,5 +291,5 @@ func (e *epollEngine) insert(p *pending) {
 	defer e.mu.Unlock()
 	p.token = e.next
 	e.next++
-	e.checks[p.token] = p
+	e.add(p)
 }

@@ -18,23 +18,40 @@ import (
 	"github.com/seed-5ff58b3a/synack_exporter/internal/loopback"
 )
 
+// TestSilentTargetTimesOutOnDeadline gives the budget both ways a check
+// takes one: as its context's deadline, and as Options.Timeout (the
+// netpoller's deadline, no timer of the context's) with a context that
+// would end only much later, so that a Timeout not kept fails the test.
 func TestSilentTargetTimesOutOnDeadline(t *testing.T) {
 	c := newChecker(t)
 	target := loopback.Silent(t)
 	const budget = 150 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), budget)
-	defer cancel()
-	deadline, _ := ctx.Deadline()
-	onTime := newPunctual(t, deadline)
-	r := c.CheckAddr(ctx, target, DefaultOptions())
-	end := time.Now()
-	if r.Class != ClassTimeout || r.Errno != syscall.ETIMEDOUT {
-		t.Fatalf("got %v errno %d (%v), want timeout/ETIMEDOUT", r.Class, r.Errno, r.Err)
+	for _, how := range []string{"context", "options"} {
+		t.Run(how, func(t *testing.T) {
+			ctx, opts := context.Background(), DefaultOptions()
+			deadline := time.Now().Add(budget)
+			if how == "context" {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, deadline)
+				defer cancel()
+			} else {
+				opts.Timeout = budget
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, 20*budget)
+				defer cancel()
+			}
+			onTime := newPunctual(t, deadline)
+			r := c.CheckAddr(ctx, target, opts)
+			end := time.Now()
+			if r.Class != ClassTimeout || r.Errno != syscall.ETIMEDOUT {
+				t.Fatalf("got %v errno %d (%v), want timeout/ETIMEDOUT", r.Class, r.Errno, r.Err)
+			}
+			if end.Before(deadline) {
+				t.Errorf("ended %v before the deadline", deadline.Sub(end))
+			}
+			onTime.check(t, "ended", end)
+		})
 	}
-	if end.Before(deadline) {
-		t.Errorf("ended %v before the deadline", deadline.Sub(end))
-	}
-	onTime.check(t, "ended", end)
 }
 
 func TestCancelFreesFD(t *testing.T) {

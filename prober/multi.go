@@ -102,6 +102,11 @@ func (p Plan) syns() int { return max(p.SYNCount, 1) }
 // Summary.Results): its SYNs would have little time to be answered, and
 // a late answer counts the same as a lost one.
 func (c *Checker) CheckMany(ctx context.Context, target string, opts Options, plan Plan) Summary {
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
 	s := Summary{Plan: plan}
 	if addrs, ok := c.addresses(ctx, target, opts, &s); ok {
 		s.Results = c.rounds(ctx, addrs, opts, plan)

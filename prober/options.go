@@ -1,6 +1,9 @@
 package prober
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // IPProtocol names an address family the way blackbox_exporter's
 // configuration does.
@@ -35,6 +38,20 @@ type Options struct {
 	TOS uint8
 	// Policy, when set, may refuse a target before any packet is sent.
 	Policy Policy
+	// Timeout, when positive, bounds a check (every check of CheckMany)
+	// from its start, name resolution included, as well as ctx's
+	// deadline does. A single check of an IP address then needs no
+	// context deadline, and so no timer unless it has to wait.
+	Timeout time.Duration
+}
+
+// deadline is when a check that starts now must end by opts.Timeout;
+// zero without one.
+func (opts Options) deadline(now time.Time) time.Time {
+	if opts.Timeout <= 0 {
+		return time.Time{}
+	}
+	return now.Add(opts.Timeout)
 }
 
 // DefaultOptions returns blackbox_exporter's defaults: prefer IPv6, fall

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 type denyPolicy struct{ name, addr error }
@@ -47,5 +48,9 @@ type refusingEngine struct{ t *testing.T }
 func (e refusingEngine) begin(context.Context, netip.AddrPort, Options, func(Result)) (Result, bool) {
 	e.t.Fatal("a denied target reached the engine")
 	return Result{}, true
+}
+func (e refusingEngine) check(context.Context, time.Time, netip.AddrPort, Options) Result {
+	e.t.Fatal("a denied target reached the engine")
+	return Result{}
 }
 func (refusingEngine) close() error { return nil }

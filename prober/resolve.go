@@ -36,6 +36,11 @@ func (c *Checker) lookup(ctx context.Context, host string, opts Options) ([]neti
 	if !opts.IPProtocolFallback || opts.SourceIPAddress.IsValid() {
 		network = familyNetwork(opts.preferred())
 	}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
 	start := time.Now()
 	addrs, err := c.resolver.LookupNetIP(ctx, network, host)
 	dns := time.Since(start)
