@@ -88,6 +88,7 @@ type epollEngine struct {
 	// sweeper runs sweep; it is armed, under mu, exactly while checks
 	// are pending: see sweep.
 	sweeper *time.Timer
+	armed   bool // under mu: sweeper will fire
 	// sweeping is held while a sweep runs, so that shutdown can wait
 	// for one that has taken checks to finish them.
 	sweeping sync.Mutex
@@ -347,15 +348,17 @@ func (e *epollEngine) register(p *pending, instance syscall.RawConn) error {
 	return nil
 }
 
-// add puts p in the map and arms the sweeper for the first pending
-// check; remove takes a check out and stops the sweeper with the last.
-// Both run under mu, so that the sweeper's state follows the map's in
-// the order the map changed. A check answered within sweepInterval, as
-// nearly all are, costs the sweeper a timer's start and stop and never
-// a wake-up.
+// add puts p in the map and arms the sweeper unless it is armed; remove
+// takes a check out. Both run under mu. The sweeper, once armed, fires
+// and re-arms itself only while checks are pending: it is never stopped
+// or moved per check, since each such change to a timer can break Go's
+// netpoller out of its wait to take the new deadline into account, a
+// wake-up per check. Under a steady flow of checks it fires once per
+// sweepInterval; with none pending, never.
 func (e *epollEngine) add(p *pending) {
 	e.checks[p.token] = p
-	if len(e.checks) == 1 {
+	if !e.armed {
+		e.armed = true
 		e.sweeper.Reset(sweepInterval)
 	}
 }
@@ -364,9 +367,6 @@ func (e *epollEngine) remove(token uint64) (*pending, bool) {
 	p, ok := e.checks[token]
 	if ok {
 		delete(e.checks, token)
-		if len(e.checks) == 0 {
-			e.sweeper.Stop()
-		}
 	}
 	return p, ok
 }
@@ -471,16 +471,18 @@ func (e *epollEngine) sweep() {
 	_ = e.raw.Control(func(epfd uintptr) { _, _ = e.drain(&d, int(epfd)) })
 	_ = e.backstopRaw.Control(func(epfd uintptr) { _, _ = e.drain(&d, int(epfd)) })
 	e.mu.Lock()
-	if len(e.checks) > 0 {
+	e.armed = len(e.checks) > 0
+	if e.armed {
 		e.sweeper.Reset(sweepInterval)
 	}
 	e.mu.Unlock()
 }
 
-// sweepInterval bounds how long a SYN-ACK waits for its RST when the loop
-// cannot run: well under the 200 ms delayed ACK, and rare enough to cost
-// nothing (it runs only while checks are pending).
-const sweepInterval = 10 * time.Millisecond
+// sweepInterval bounds how long a SYN-ACK waits for its RST when its
+// waiter or the loop cannot run: well under the 200 ms delayed ACK, with
+// room for the timer itself to be late on a starved machine, and rare
+// enough to cost next to nothing (it runs only while checks are pending).
+const sweepInterval = 20 * time.Millisecond
 
 // drainer holds one goroutine's buffers for drain.
 type drainer struct {
