@@ -89,6 +89,9 @@ type epollEngine struct {
 	// are pending: see sweep.
 	sweeper *time.Timer
 	armed   bool // under mu: sweeper will fire
+	// unwatched are the waiting checks added since the last sweep, not
+	// yet in the backstop (under mu); see watch.
+	unwatched []*pending
 	// sweeping is held while a sweep runs, so that shutdown can wait
 	// for one that has taken checks to finish them.
 	sweeping sync.Mutex
@@ -215,7 +218,7 @@ func (e *epollEngine) await(ctx context.Context, deadline time.Time, p *pending)
 	// Closing the socket sends the RST; every return below comes after
 	// the answer was read.
 	defer p.file.Close()
-	if err := e.register(p, e.backstopRaw); err != nil {
+	if err := e.watch(p); err != nil {
 		return failure(ClassLocal, err)
 	}
 	if !deadline.IsZero() {
@@ -348,6 +351,23 @@ func (e *epollEngine) register(p *pending, instance syscall.RawConn) error {
 	return nil
 }
 
+// watch adds a waiting check p to the map for the sweeper, which puts it
+// in the backstop when it next runs (see sweep): a check that ends before
+// then, as nearly all do, never costs an epoll_ctl, nor its close the
+// work of leaving a second instance.
+func (e *epollEngine) watch(p *pending) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	p.token = e.next
+	e.next++
+	e.add(p)
+	e.unwatched = append(e.unwatched, p)
+	return nil
+}
+
 // add puts p in the map and arms the sweeper unless it is armed; remove
 // takes a check out. Both run under mu. The sweeper, once armed, fires
 // and re-arms itself only while checks are pending: it is never stopped
@@ -463,9 +483,26 @@ func (e *epollEngine) drainAll(d *drainer, epfd int) error {
 // 200 ms delayed ACK. A timer's function instead runs from the P that
 // fires it. So while checks are pending, every sweepInterval the sweeper
 // takes whatever events are ready itself and sends the RSTs.
+//
+// Waiting checks enter the backstop here, the first time the sweeper runs
+// while they wait: an answer that came before is reported by the
+// epoll_ctl itself, so it is taken in this same sweep. A check that has
+// ended meanwhile has its file closed, or being closed: its Control
+// fails or holds off the close until epoll_ctl has returned, so the
+// sweeper never touches a number that is someone else's.
 func (e *epollEngine) sweep() {
 	e.sweeping.Lock()
 	defer e.sweeping.Unlock()
+	e.mu.Lock()
+	unwatched := e.unwatched
+	e.unwatched = nil
+	e.mu.Unlock()
+	for _, p := range unwatched {
+		raw, _ := p.file.SyscallConn()
+		_ = raw.Control(func(fd uintptr) {
+			_ = ctl(e.backstopRaw, unix.EPOLL_CTL_ADD, int(fd), unix.EPOLLOUT|unix.EPOLLONESHOT, p.token)
+		})
+	}
 	var d drainer
 	// An error here is the loop's to act on: it sees the same fd.
 	_ = e.raw.Control(func(epfd uintptr) { _, _ = e.drain(&d, int(epfd)) })
@@ -548,11 +585,23 @@ func answer(fd int, sent, now time.Time) (Result, bool) {
 // SYN proxy) answered with an RST. Checked on Linux 6.18 with the fake
 // peer (doc.go has what TCP_INFO holds then); the result is open, ACKSent.
 func judge(fd int, sent, now time.Time) (Result, bool) {
-	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-	if err != nil {
+	var info unix.TCPInfo
+	if err := tcpInfo(fd, &info); err != nil {
 		return failure(ClassOther, os.NewSyscallError("getsockopt TCP_INFO", err)), true
 	}
-	return judgeInfo(fd, info, sent, now)
+	return judgeInfo(fd, &info, sent, now)
+}
+
+// tcpInfo reads fd's TCP_INFO into info, which can then live on the
+// caller's stack (unix.GetsockoptTCPInfo allocates one per call).
+func tcpInfo(fd int, info *unix.TCPInfo) error {
+	n := uint32(unsafe.Sizeof(*info))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_INFO,
+		uintptr(unsafe.Pointer(info)), uintptr(unsafe.Pointer(&n)), 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // judgeInfo is judge with fd's TCP_INFO already read.
@@ -668,6 +717,7 @@ func (e *epollEngine) shutdown(cause error) {
 	e.closed = true
 	e.sweeper.Stop()
 	left := e.checks
+	e.unwatched = nil
 	for _, p := range left {
 		if p.file != nil {
 			p.taken.Lock()

@@ -186,7 +186,7 @@ func TestEveryPathTellsTheSameTruth(t *testing.T) {
 			e, _, _ := pendingIn(t, fd, sent)
 			p := &pending{fd: fd, sent: sent, file: os.NewFile(uintptr(fd), "check")}
 			defer p.file.Close()
-			if err := e.register(p, e.backstopRaw); err != nil {
+			if err := e.watch(p); err != nil {
 				t.Fatal(err)
 			}
 			e.sweep()
