@@ -149,7 +149,10 @@ func NewModule() Module {
 func (m Module) ProbeOptions() prober.Options {
 	// Parsing again on each probe costs far less than the probe, and keeps
 	// Module a plain value that marshals back as written.
-	src, _ := netip.ParseAddr(m.SourceIPAddress)
+	var src netip.Addr
+	if m.SourceIPAddress != "" {
+		src, _ = netip.ParseAddr(m.SourceIPAddress)
+	}
 	return prober.Options{
 		PreferredIPProtocol: prober.IPProtocol(m.PreferredIPProtocol),
 		IPProtocolFallback:  m.IPProtocolFallback,
@@ -168,7 +171,10 @@ func (m Module) policy() prober.Policy {
 	if !m.RestrictsTargets() {
 		return nil
 	}
-	return &m
+	// A copy of its own, so that m itself need not escape: &m would move
+	// every module's copy to the heap, restricted or not.
+	p := m
+	return &p
 }
 
 // Load parses and validates a configuration document. Every error is an
