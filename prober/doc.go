@@ -9,25 +9,36 @@
 // Checker's Resolver. The unspecified address (0.0.0.0, ::) is never a
 // target, given literally or by a name: connect() takes it for this host.
 //
-// One Checker serves a whole process: it owns one epoll instance and one
-// goroutine that waits on it in Go's own netpoller (the epoll fd is
-// non-blocking and wrapped in an os.File), as a goroutine waits to read a
-// socket, so no thread blocks in a syscall for the engine. There is one
-// path through it: Begin and
-// BeginAddr send the SYN and hand the socket to the loop, which calls the
-// caller back with the answer (a target on this host usually answers
-// while connect() runs, and then Begin returns the result itself); the
-// context's end takes the socket back and calls back with a timeout.
-// Check and CheckAddr are a wait on that callback. The loop, not the
-// caller, closes sockets that answered, so the RST leaves well before the
-// kernel's delayed ACK (about 200 ms) would; a timer-driven sweeper does
-// the same when the scheduler keeps the loop from running.
+// One Checker serves a whole process. Every check starts the same way
+// (socket, connect, and a look at the answer: a target on this host
+// usually answers while connect() runs, and the check ends there). A
+// check that has to wait does so in Go's own netpoller, so no thread
+// blocks in a syscall for it:
+//
+//   - Check and CheckAddr wait in the caller's goroutine for the socket
+//     itself (wrapped in an os.File), as a goroutine waits to read a
+//     socket: the netpoller wakes the caller when the answer comes or the
+//     deadline (Options.Timeout, or ctx's) passes, with no other
+//     goroutine in between. The caller reads the answer and closes the
+//     socket, so the RST leaves at once.
+//   - Begin and BeginAddr, with which one goroutine starts many checks
+//     (CheckMany), hand the socket to the Checker's one epoll instance,
+//     which a loop goroutine waits for in the netpoller; the loop closes
+//     sockets that answered and calls back, and the context's end takes
+//     a socket back and calls back with a timeout.
+//
+// A timer-driven sweeper is the backstop of both: when the scheduler
+// keeps the loop or a woken caller from running, it takes the answers
+// that are in (the waiting checks' sockets are also in a second epoll
+// instance that only the sweeper reads) and resets the connections, well
+// before the kernel's delayed ACK (about 200 ms) would leave.
 //
 // When the ACK escapes. If no one closes a socket within about 200 ms of
-// its SYN-ACK (a machine so starved that neither the loop nor the sweeper
-// ran), the kernel's delayed ACK leaves and the target sees a connection.
-// Every path that ends a check (the loop, the sweeper, a caller whose
-// context ended, Close, and the caller right after connect()) then reports
+// its SYN-ACK (a machine so starved that neither the loop or caller nor
+// the sweeper ran), the kernel's delayed ACK leaves and the target sees a
+// connection. Every path that ends a check (the loop, a waiting caller,
+// the sweeper, a caller whose context ended, Close, and the caller right
+// after connect()) then reports
 // the same thing: Class open, ACKSent true, and the SYN-ACK time the kernel
 // recorded (tcpi_rtt; with SYN retransmissions, from tcpi_last_ack_recv)
 // instead of the late one user space saw. That holds as well when the
