@@ -110,6 +110,10 @@ func runInflight(o inflightOptions, out io.Writer) error {
 		{"sysctl", "-q", "-w", "net.core.somaxconn=65535"},
 		{"sysctl", "-q", "-w", "net.ipv4.tcp_max_syn_backlog=65535"},
 		{"sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65000"},
+		// The servers' own ports are inside that range: keep the
+		// generator's 10,000 connections (and their TIME_WAITs) off
+		// them, or the next server cannot bind its port.
+		{"sysctl", "-q", "-w", "net.ipv4.ip_local_reserved_ports=9115,9847,9848"},
 	} {
 		if err := ns.Run(cmd...); err != nil {
 			return err
