@@ -25,7 +25,10 @@ type engine interface {
 	// may be called by the engine's own loop and must not block.
 	begin(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (r Result, ok bool)
 	// check makes a check and waits for its result in the caller's
-	// goroutine, until ctx ends or deadline (unless zero) passes.
+	// goroutine, until ctx ends or deadline (unless zero) passes; it
+	// refuses what refuse refuses, and sets the result's Addr. (Check
+	// calls it directly: a check waits at the bottom of this call chain,
+	// and every frame above counts against the goroutine's stack.)
 	check(ctx context.Context, deadline time.Time, addr netip.AddrPort, opts Options) Result
 	close() error
 }
@@ -68,10 +71,9 @@ func (c *Checker) Close() error { return c.eng.close() }
 func (c *Checker) Check(ctx context.Context, target string, opts Options) Result {
 	deadline := opts.deadline(time.Now())
 	addr, dns, r, ok := c.address(ctx, target, opts)
-	if !ok {
-		return r
+	if ok {
+		r = c.eng.check(ctx, deadline, addr, opts)
 	}
-	r = c.checkAddr(ctx, deadline, addr, opts)
 	r.DNS = dns
 	return r
 }
@@ -149,14 +151,5 @@ func refuse(ctx context.Context, addr netip.AddrPort) (Result, bool) {
 // SYN as BeginAddr does, and then waits for the answer in the caller's
 // goroutine, which Go's netpoller wakes, with no hand-off.
 func (c *Checker) CheckAddr(ctx context.Context, addr netip.AddrPort, opts Options) Result {
-	return c.checkAddr(ctx, opts.deadline(time.Now()), addr, opts)
-}
-
-func (c *Checker) checkAddr(ctx context.Context, deadline time.Time, addr netip.AddrPort, opts Options) Result {
-	if r, refused := refuse(ctx, addr); refused {
-		return r
-	}
-	r := c.eng.check(ctx, deadline, addr, opts)
-	r.Addr = addr
-	return r
+	return c.eng.check(ctx, opts.deadline(time.Now()), addr, opts)
 }

@@ -201,7 +201,11 @@ func (e *epollEngine) begin(ctx context.Context, addr netip.AddrPort, opts Optio
 // wakes a goroutine reading a socket: no other goroutine takes part. The
 // socket is also in the backstop for the sweeper, in case that wake-up
 // comes too late.
-func (e *epollEngine) check(ctx context.Context, deadline time.Time, addr netip.AddrPort, opts Options) Result {
+func (e *epollEngine) check(ctx context.Context, deadline time.Time, addr netip.AddrPort, opts Options) (r Result) {
+	defer func() { r.Addr = addr }()
+	if r, refused := refuse(ctx, addr); refused {
+		return r
+	}
 	p, r, ok := e.send(ctx, addr, opts)
 	if ok {
 		return r

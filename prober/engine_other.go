@@ -47,12 +47,16 @@ func (connectEngine) begin(ctx context.Context, addr netip.AddrPort, opts Option
 
 // check is begin, which always has the result.
 func (e connectEngine) check(ctx context.Context, deadline time.Time, addr netip.AddrPort, opts Options) Result {
+	if r, refused := refuse(ctx, addr); refused {
+		return r
+	}
 	if !deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
 	r, _ := e.begin(ctx, addr, opts, nil)
+	r.Addr = addr
 	return r
 }
 
