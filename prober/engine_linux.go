@@ -188,7 +188,7 @@ func (e *epollEngine) begin(ctx context.Context, addr netip.AddrPort, opts Optio
 		<-registered
 		e.expire(ctx, p)
 	})
-	if err := e.register(p, e.raw); err != nil {
+	if err := e.register(p); err != nil {
 		p.stop()
 		unix.Close(p.fd)
 		return failure(ClassLocal, err), true
@@ -334,7 +334,7 @@ func familyOfFd(addr netip.AddrPort) int {
 // BenchmarkCheck). No event can name p.token before the epoll_ctl, and
 // fdsMu keeps shutdown from taking the map meanwhile, so a register that
 // fails because close began takes p back itself.
-func (e *epollEngine) register(p *pending, instance syscall.RawConn) error {
+func (e *epollEngine) register(p *pending) error {
 	e.fdsMu.RLock()
 	defer e.fdsMu.RUnlock()
 	e.mu.Lock()
@@ -346,7 +346,7 @@ func (e *epollEngine) register(p *pending, instance syscall.RawConn) error {
 	e.next++
 	e.add(p)
 	e.mu.Unlock()
-	if err := ctl(instance, unix.EPOLL_CTL_ADD, p.fd, unix.EPOLLOUT|unix.EPOLLONESHOT, p.token); err != nil {
+	if err := ctl(e.raw, unix.EPOLL_CTL_ADD, p.fd, unix.EPOLLOUT|unix.EPOLLONESHOT, p.token); err != nil {
 		e.mu.Lock()
 		e.remove(p.token)
 		e.mu.Unlock()

@@ -173,7 +173,7 @@ func TestEveryPathTellsTheSameTruth(t *testing.T) {
 		},
 		"loop": func(t *testing.T, fd int, sent time.Time) Result {
 			e, p, answer := pendingIn(t, fd, sent)
-			if err := e.register(p, e.raw); err != nil {
+			if err := e.register(p); err != nil {
 				t.Fatal(err)
 			}
 			return <-answer

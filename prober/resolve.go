@@ -36,7 +36,8 @@ func (c *Checker) lookup(ctx context.Context, host string, opts Options) ([]neti
 	if !opts.IPProtocolFallback || opts.SourceIPAddress.IsValid() {
 		network = familyNetwork(opts.preferred())
 	}
-	if opts.Timeout > 0 {
+	// CheckMany's ctx already ends by opts.Timeout: no second timer.
+	if d, ok := ctx.Deadline(); opts.Timeout > 0 && (!ok || time.Until(d) > opts.Timeout) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
