@@ -93,18 +93,31 @@ func (c *Checker) Begin(ctx context.Context, target string, opts Options, done f
 	}
 	r, ok = c.BeginAddr(ctx, addr, opts, func(r Result) {
 		r.DNS = dns
-		done(r)
+		go done(r)
 	})
 	r.DNS = dns
 	return r, ok
 }
 
-// BeginAddr is Begin for an address that needs no resolving, with the
-// same contract: ok true means r is the result and done is never called;
-// ok false means done gets the result once, on a goroutine of its own.
-// One goroutine can start many checks this way through one Checker.
+// BeginAddr starts a check of an address that needs no resolving: ok
+// true means r is the result and done is never called; ok false means
+// done gets the result once, later. done runs on the Checker's own loop
+// (or its sweeper) and must not block: it records the result or hands it
+// on. One goroutine can start many checks this way through one Checker,
+// with no goroutine per check.
 func (c *Checker) BeginAddr(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (r Result, ok bool) {
-	return c.begin(ctx, addr, opts, func(r Result) { go done(r) })
+	return c.begin(ctx, addr, opts, done)
+}
+
+// Addresses resolves target as CheckMany does for plan (one address, or
+// with plan.AllAddresses every address up to plan.AddressLimit) and asks
+// opts.Policy about the name and each address. When no address is left,
+// addrs is empty and failure says why (class resolve, or local with
+// ErrDenied for a policy's refusal). dns is the time the lookup took.
+func (c *Checker) Addresses(ctx context.Context, target string, opts Options, plan Plan) (addrs []netip.AddrPort, dns time.Duration, failure Result) {
+	s := Summary{Plan: plan}
+	addrs, _ = c.addresses(ctx, target, opts, &s)
+	return addrs, s.DNS, s.Failure
 }
 
 // begin starts a check of addr in the engine. answer, called when ok is
