@@ -355,7 +355,7 @@ func TestProbeOptions(t *testing.T) {
 		m    Module
 		want prober.Options
 	}{
-		{"defaults", NewModule(), prober.DefaultOptions()},
+		{"defaults", NewModule(), prober.Options{PreferredIPProtocol: prober.IP6, IPProtocolFallback: true}},
 		{"everything", Module{
 			Timeout:             model.Duration(time.Second),
 			PreferredIPProtocol: "ip4",

@@ -80,7 +80,7 @@ func pacedRun(b *testing.B, ns *netns.NS, peer *fakepeer.Peer, n int, f func()) 
 // netpollerCheck is a half-open check with nothing but the syscalls and
 // Go's netpoller: the floor an engine with its own loop is held to.
 func netpollerCheck(b *testing.B, target netip.AddrPort) {
-	fd, err := openSocket(target, DefaultOptions())
+	fd, err := openSocket(FamilyOf(target.Addr()).socketFamily(), DefaultOptions())
 	if err != nil {
 		b.Fatal(err)
 	}

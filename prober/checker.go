@@ -78,27 +78,6 @@ func (c *Checker) Check(ctx context.Context, target string, opts Options) Result
 	return r
 }
 
-// Begin is Check for a caller that would rather not wait with a
-// goroutine of its own while the SYN is out. It resolves target and sends
-// the SYN before it returns. When the result is already known (a bad or
-// refused target, a failed lookup, an answer that came during connect(),
-// as a target on this host gives) Begin returns it with ok true and never
-// calls done. Otherwise it returns ok false, and done is called exactly
-// once with the result, on a goroutine of its own, when the answer comes
-// or ctx ends. done may run before Begin returns.
-func (c *Checker) Begin(ctx context.Context, target string, opts Options, done func(Result)) (r Result, ok bool) {
-	addr, dns, r, ok := c.address(ctx, target, opts)
-	if !ok {
-		return r, true
-	}
-	r, ok = c.BeginAddr(ctx, addr, opts, func(r Result) {
-		r.DNS = dns
-		go done(r)
-	})
-	r.DNS = dns
-	return r, ok
-}
-
 // BeginAddr starts a check of an address that needs no resolving: ok
 // true means r is the result and done is never called; ok false means
 // done gets the result once, later. done runs on the Checker's own loop
@@ -158,11 +137,4 @@ func refuse(ctx context.Context, addr netip.AddrPort) (Result, bool) {
 		return r, true
 	}
 	return Result{}, false
-}
-
-// CheckAddr checks one address without resolving anything. It sends the
-// SYN as BeginAddr does, and then waits for the answer in the caller's
-// goroutine, which Go's netpoller wakes, with no hand-off.
-func (c *Checker) CheckAddr(ctx context.Context, addr netip.AddrPort, opts Options) Result {
-	return c.eng.check(ctx, opts.deadline(time.Now()), addr, opts)
 }

@@ -9,37 +9,59 @@
 // Checker's Resolver. The unspecified address (0.0.0.0, ::) is never a
 // target, given literally or by a name: connect() takes it for this host.
 //
-// One Checker serves a whole process. Every check starts the same way
-// (socket, connect, and a look at the answer: a target on this host
-// usually answers while connect() runs, and the check ends there). A
-// check that has to wait does so in Go's own netpoller, so no thread
-// blocks in a syscall for it:
+// One Checker serves a whole process. Every check goes through the same
+// steps, each with one name in the code:
 //
-//   - Check and CheckAddr wait in the caller's goroutine for the socket
-//     itself (wrapped in an os.File), as a goroutine waits to read a
-//     socket: the netpoller wakes the caller when the answer comes or the
-//     deadline (Options.Timeout, or ctx's) passes, with no other
-//     goroutine in between. The caller reads the answer and closes the
-//     socket, so the RST leaves at once.
-//   - Begin and BeginAddr, with which one goroutine starts many checks
-//     (CheckMany), hand the socket to the Checker's one epoll instance,
-//     which a loop goroutine waits for in the netpoller; the loop closes
-//     sockets that answered and calls back, and the context's end takes
-//     a socket back and calls back with a timeout.
+//	send ──────────► answered early ───────────────┐   socket_linux.go
+//	 │ (socket, options, connect: the SYN)         │
+//	 ├─► wait   Check: the caller's goroutine      │   wait_linux.go
+//	 │          waits in Go's netpoller            │
+//	 └─► begin  BeginAddr, CheckMany: the socket   │   loop_linux.go
+//	            goes to the loop's epoll instance  │
+//	      │                                        │
+//	      ├─ answered   the netpoller wakes the    │
+//	      │             waiter; the loop drains    │
+//	      ├─ expired    the deadline or ctx ends   │
+//	      ├─ swept      the sweeper takes it       │   sweeper_linux.go
+//	      └─ shut down  Close                      │   engine_linux.go
+//	      │                                        │
+//	      ▼                                        ▼
+//	judge  TCP_INFO and SO_ERROR to a Result, the only place that reads them   verdict_linux.go
+//	finish the owner closes the socket (the RST leaves; a swept waiting
+//	       check is reset with disconnect), and hands the result on
 //
-// A timer-driven sweeper is the backstop of both: when the scheduler
-// keeps the loop or a woken caller from running, it takes the answers
-// that are in (the waiting checks' sockets are also in a second epoll
-// instance that only the sweeper reads) and resets the connections, well
-// before the kernel's delayed ACK (about 200 ms) would leave.
+// A target on this host usually answers while connect() runs, and the
+// check ends right there (answerEarly). Otherwise it waits, without a
+// thread blocked in a syscall for it:
+//
+//   - Check waits in the caller's goroutine for the socket itself
+//     (wrapped in an os.File), as a goroutine waits to read a socket: the
+//     netpoller wakes the caller when the answer comes or the deadline
+//     (Options.Timeout, or ctx's) passes, with no other goroutine in
+//     between. The caller judges the answer and closes the socket, so the
+//     RST leaves at once.
+//   - BeginAddr, with which one goroutine starts many checks (CheckMany,
+//     a continuous schedule), hands the socket to the Checker's one epoll
+//     instance, which a loop goroutine waits for in the netpoller; the
+//     loop judges and closes sockets that answered and calls done on
+//     itself, and the context's end takes a socket back and calls done
+//     with a timeout. No goroutine per check.
+//
+// Whoever removes a pending check from the engine's maps owns its end
+// (the waiter, the loop, the context's end, the sweeper, shutdown), so
+// each check is finished exactly once. A timer-driven sweeper is the
+// backstop of both ways to wait: when the scheduler keeps the loop or a
+// woken caller from running, it takes the answers that are in (a waiting
+// check's socket enters a second epoll instance, which only the sweeper
+// reads, the first time the sweeper runs while it waits) and resets the
+// connections, well before the kernel's delayed ACK (about 200 ms) would
+// leave.
 //
 // When the ACK escapes. If no one closes a socket within about 200 ms of
 // its SYN-ACK (a machine so starved that neither the loop or caller nor
 // the sweeper ran), the kernel's delayed ACK leaves and the target sees a
-// connection. Every path that ends a check (the loop, a waiting caller,
-// the sweeper, a caller whose context ended, Close, and the caller right
-// after connect()) then reports
-// the same thing: Class open, ACKSent true, and the SYN-ACK time the kernel
+// connection. judge then reports, whichever path ends the check, the
+// same thing: Class open, ACKSent true, and the SYN-ACK time the kernel
 // recorded (tcpi_rtt; with SYN retransmissions, from tcpi_last_ack_recv)
 // instead of the late one user space saw. That holds as well when the
 // target answered the stray ACK with an RST before the socket was read,
@@ -61,10 +83,12 @@
 // options both sides agreed on (docs/fingerprint.md).
 //
 // CheckMany makes several checks for one probe (syn_count SYNs to each
-// address, of one address or of all a name has) through the same loop,
-// without a goroutine per check, and sums them up in a Summary: counts per
-// class, loss, the SYN-ACK spread, and whether they met the Plan's
-// expectation.
+// address, of one address or of all a name has) through the loop, with
+// BeginAddr and no goroutine per check, and sums them up in a Summary:
+// counts per class, loss, the SYN-ACK spread, and whether they met the
+// Plan's expectation (expect.go). Addresses chooses the addresses as
+// CheckMany does (address.go), for a caller that resolves once and
+// checks often.
 //
 // On systems other than Linux a Checker falls back to a full connect and
 // says so in Result.Mode.

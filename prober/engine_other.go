@@ -50,11 +50,8 @@ func (e connectEngine) check(ctx context.Context, deadline time.Time, addr netip
 	if r, refused := refuse(ctx, addr); refused {
 		return r
 	}
-	if !deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
-	}
+	ctx, cancel := boundBy(ctx, deadline)
+	defer cancel()
 	r, _ := e.begin(ctx, addr, opts, nil)
 	r.Addr = addr
 	return r

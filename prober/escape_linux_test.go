@@ -159,12 +159,12 @@ func TestEscapedACKToARealListener(t *testing.T) {
 
 // TestEveryPathTellsTheSameTruth hands a socket in each end state to
 // each way a check can end (the caller right after connect(), the loop,
-// a caller that gives up, shutdown) and wants one answer from all.
+// a caller that waits, the sweeper, a context that ends, shutdown) and wants one answer from all.
 func TestEveryPathTellsTheSameTruth(t *testing.T) {
 	ns, peer := escapePeer(t)
 	paths := map[string]func(t *testing.T, fd int, sent time.Time) Result{
 		"early": func(t *testing.T, fd int, sent time.Time) Result {
-			r, ok := answeredEarly(fd, sent)
+			r, ok := answeredEarly(socket{fd, sent})
 			if !ok {
 				unix.Close(fd)
 				t.Fatal("an ended socket was left for the loop")
@@ -172,40 +172,45 @@ func TestEveryPathTellsTheSameTruth(t *testing.T) {
 			return r
 		},
 		"loop": func(t *testing.T, fd int, sent time.Time) Result {
-			e, p, answer := pendingIn(t, fd, sent)
-			if err := e.register(p); err != nil {
+			e, b, answer := begunIn(t, fd, sent)
+			if err := e.register(b); err != nil {
 				t.Fatal(err)
 			}
 			return <-answer
 		},
 		"wait": func(t *testing.T, fd int, sent time.Time) Result {
-			e, _, _ := pendingIn(t, fd, sent)
-			return e.await(context.Background(), time.Time{}, &pending{fd: fd, sent: sent})
+			e, _, _ := begunIn(t, fd, sent)
+			return e.wait(context.Background(), time.Time{}, socket{fd, sent})
 		},
 		"sweep a waiting check": func(t *testing.T, fd int, sent time.Time) Result {
-			e, _, _ := pendingIn(t, fd, sent)
-			p := &pending{fd: fd, sent: sent, file: os.NewFile(uintptr(fd), "check")}
-			defer p.file.Close()
-			if err := e.watch(p); err != nil {
+			e, _, _ := begunIn(t, fd, sent)
+			w := &waiting{socket: socket{fd, sent}, file: os.NewFile(uintptr(fd), "check")}
+			defer w.file.Close()
+			if err := e.watch(w); err != nil {
 				t.Fatal(err)
 			}
 			e.sweep()
-			p.taken.Lock()
-			defer p.taken.Unlock()
-			return p.result
+			w.taken.Lock()
+			defer w.taken.Unlock()
+			return w.result
 		},
-		"abandon": func(t *testing.T, fd int, sent time.Time) Result {
-			e, p, _ := pendingIn(t, fd, sent)
-			e.insert(p)
-			r, ok := e.abandon(p, contextFailure(context.DeadlineExceeded))
-			if !ok {
-				t.Fatal("abandon did not find the check")
+		"expire": func(t *testing.T, fd int, sent time.Time) Result {
+			e, b, answer := begunIn(t, fd, sent)
+			e.insert(b)
+			ctx, cancel := context.WithDeadline(context.Background(), longAgo)
+			defer cancel()
+			e.expire(ctx, b)
+			select {
+			case r := <-answer:
+				return r
+			default:
+				t.Fatal("expire did not end the check")
+				return Result{}
 			}
-			return r
 		},
 		"shutdown": func(t *testing.T, fd int, sent time.Time) Result {
-			e, p, answer := pendingIn(t, fd, sent)
-			e.insert(p)
+			e, b, answer := begunIn(t, fd, sent)
+			e.insert(b)
 			if err := e.close(); err != nil {
 				t.Fatal(err)
 			}
@@ -245,10 +250,10 @@ func endedSocket(t *testing.T, ns *netns.NS, addr netip.AddrPort) (int, time.Tim
 	var sent time.Time
 	if err := ns.Do(func() error {
 		var err error
-		if fd, err = openSocket(addr, DefaultOptions()); err != nil {
+		if fd, err = openSocket(FamilyOf(addr.Addr()).socketFamily(), DefaultOptions()); err != nil {
 			return err
 		}
-		sa, err := sockaddr(addr, familyOfFd(addr))
+		sa, err := sockaddr(addr, FamilyOf(addr.Addr()).socketFamily())
 		if err != nil {
 			return err
 		}
@@ -269,9 +274,9 @@ func endedSocket(t *testing.T, ns *netns.NS, addr netip.AddrPort) (int, time.Tim
 	return fd, sent
 }
 
-// pendingIn makes an engine for one test and a check of fd for it, not
-// yet in its map. answer gets the check's result.
-func pendingIn(t *testing.T, fd int, sent time.Time) (*epollEngine, *pending, chan Result) {
+// begunIn makes an engine for one test and a begun check of fd for it,
+// not yet in its map. answer gets the check's result.
+func begunIn(t *testing.T, fd int, sent time.Time) (*epollEngine, *begun, chan Result) {
 	t.Helper()
 	eng, err := newEngine()
 	if err != nil {
@@ -280,16 +285,16 @@ func pendingIn(t *testing.T, fd int, sent time.Time) (*epollEngine, *pending, ch
 	e := eng.(*epollEngine)
 	t.Cleanup(func() { e.close() })
 	answer := make(chan Result, 1)
-	p := &pending{fd: fd, sent: sent, done: func(r Result) { answer <- r }, stop: func() bool { return true }}
-	return e, p, answer
+	b := &begun{socket: socket{fd, sent}, done: func(r Result) { answer <- r }, stop: func() bool { return true }}
+	return e, b, answer
 }
 
-// insert puts p in e's map without telling epoll, so that only abandon
+// insert puts b in e's map without telling epoll, so that only expire
 // or shutdown can end it.
-func (e *epollEngine) insert(p *pending) {
+func (e *epollEngine) insert(b *begun) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p.token = e.next
-	e.next++
-	e.add(p)
+	token, _ := e.track()
+	b.token = token
+	e.begun[token] = b
 }

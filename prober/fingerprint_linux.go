@@ -85,11 +85,5 @@ func readTCPInfoLen() (int, error) {
 	}
 	defer unix.Close(fd)
 	var info unix.TCPInfo
-	n := uint32(unsafe.Sizeof(info))
-	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_INFO,
-		uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&n)), 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), nil
+	return tcpInfo(fd, &info)
 }

@@ -2,11 +2,8 @@ package prober
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"slices"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -31,65 +28,6 @@ type Plan struct {
 	MinOpenRatio float64
 }
 
-// Expect is the outcome a probe wants from its checks.
-type Expect uint8
-
-// The expectations a module can set.
-const (
-	ExpectOpen        Expect = iota // a SYN-ACK
-	ExpectClosed                    // anything but open, local and resolve: the port does not answer
-	ExpectRefused                   // an RST
-	ExpectTimeout                   // no answer: dropped on the way
-	ExpectUnreachable               // an ICMP unreachable (or a remote reject)
-	ExpectProhibited                // a local prohibit route or policy
-)
-
-var expectNames = [...]string{
-	ExpectOpen:        "open",
-	ExpectClosed:      "closed",
-	ExpectRefused:     "refused",
-	ExpectTimeout:     "timeout",
-	ExpectUnreachable: "unreachable",
-	ExpectProhibited:  "prohibited",
-}
-
-// ParseExpect reads an expectation by its name in the configuration.
-func ParseExpect(s string) (Expect, error) {
-	if i := slices.Index(expectNames[:], s); i >= 0 {
-		return Expect(i), nil
-	}
-	return 0, fmt.Errorf("%q is not one of open, closed, refused, timeout, unreachable, prohibited", s)
-}
-
-// String returns the name the configuration uses.
-func (e Expect) String() string {
-	if int(e) < len(expectNames) {
-		return expectNames[e]
-	}
-	return fmt.Sprintf("Expect(%d)", e)
-}
-
-// Met reports whether a check that ended in class c is what e wants.
-// A check the prober could not make (local) or a name that did not
-// resolve says nothing about the port, so it meets no expectation.
-func (e Expect) Met(c Class) bool {
-	switch e {
-	case ExpectOpen:
-		return c == ClassOpen
-	case ExpectClosed:
-		return c != ClassOpen && c != ClassLocal && c != ClassResolve
-	case ExpectRefused:
-		return c == ClassRefused
-	case ExpectTimeout:
-		return c == ClassTimeout
-	case ExpectUnreachable:
-		return c == ClassUnreachable
-	case ExpectProhibited:
-		return c == ClassProhibited
-	}
-	return false
-}
-
 // syns is the number of checks per address.
 func (p Plan) syns() int { return max(p.SYNCount, 1) }
 
@@ -102,11 +40,8 @@ func (p Plan) syns() int { return max(p.SYNCount, 1) }
 // Summary.Results): its SYNs would have little time to be answered, and
 // a late answer counts the same as a lost one.
 func (c *Checker) CheckMany(ctx context.Context, target string, opts Options, plan Plan) Summary {
-	if opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := opts.bound(ctx)
+	defer cancel()
 	s := Summary{Plan: plan}
 	if addrs, ok := c.addresses(ctx, target, opts, &s); ok {
 		s.Results = c.rounds(ctx, addrs, opts, plan)
@@ -164,82 +99,4 @@ func (c *Checker) rounds(ctx context.Context, addrs []netip.AddrPort, opts Optio
 	}
 	wg.Wait()
 	return results[:started]
-}
-
-// addresses parses and resolves target and asks opts.Policy about the
-// name and each address, recording what it found in s. ok is false when
-// no check is to be made; s.Failure then says why.
-func (c *Checker) addresses(ctx context.Context, target string, opts Options, s *Summary) (addrs []netip.AddrPort, ok bool) {
-	host, port, err := ParseTarget(target)
-	if err != nil {
-		s.Failure = Result{Class: ClassResolve, Errno: syscall.EINVAL, Err: err, Mode: mode}
-		return nil, false
-	}
-	if opts.Policy != nil {
-		if err := opts.Policy.PermitName(host, port); err != nil {
-			s.Failure = denied(err)
-			return nil, false
-		}
-	}
-	ips, dns, err := c.lookup(ctx, host, opts)
-	if err == nil {
-		ips, err = chooseAddrs(host, ips, opts, s.Plan.AllAddresses)
-	}
-	s.DNS = dns
-	if err != nil {
-		s.Failure = failure(ClassResolve, err)
-		s.Failure.DNS = s.DNS
-		return nil, false
-	}
-	s.Resolved = len(ips)
-	var refusal Result
-	for _, ip := range ips {
-		addr := netip.AddrPortFrom(ip, port)
-		if opts.Policy != nil {
-			if err := opts.Policy.PermitTarget(host, addr); err != nil {
-				s.Denied = append(s.Denied, addr)
-				if refusal.Err == nil {
-					refusal = denied(err)
-					refusal.Addr, refusal.DNS = addr, s.DNS
-				}
-				continue
-			}
-		}
-		addrs = append(addrs, addr)
-	}
-	if len(addrs) == 0 {
-		s.Failure = refusal
-		return nil, false
-	}
-	if limit := s.Plan.AddressLimit; limit > 0 && len(addrs) > limit {
-		s.Cut = len(addrs) - limit
-		addrs = addrs[:limit]
-	}
-	return addrs, true
-}
-
-// chooseAddrs is chooseAddr for a probe that checks one address or,
-// with all, every address of the families opts allow, unmapped, sorted
-// and without repeats.
-func chooseAddrs(host string, ips []netip.Addr, opts Options, all bool) ([]netip.Addr, error) {
-	one, err := chooseAddr(host, ips, opts)
-	if err != nil || !all {
-		return []netip.Addr{one}, err
-	}
-	var out []netip.Addr
-	for _, ip := range ips {
-		ip = ip.Unmap()
-		if ip.IsValid() && allowsFamily(opts, familyOf(ip)) {
-			out = append(out, ip)
-		}
-	}
-	slices.SortFunc(out, netip.Addr.Compare)
-	return slices.Compact(out), nil
-}
-
-// allowsFamily reports whether a probe with opts may check an address
-// of family f: a source address allows only its own family, and without
-// fallback only the preferred one is allowed.
-func allowsFamily(opts Options, f IPProtocol) bool {
-	return f == opts.preferred() || opts.IPProtocolFallback && !opts.SourceIPAddress.IsValid()
 }

@@ -22,10 +22,10 @@ func BenchmarkSYNCost(b *testing.B) {
 	target := benchTarget(b)
 	for _, path := range []struct {
 		name  string
-		early func(int, time.Time) (Result, bool)
+		early func(socket) (Result, bool)
 	}{
 		{"answer=early", answeredEarly},
-		{"answer=loop", func(int, time.Time) (Result, bool) { return Result{}, false }},
+		{"answer=loop", func(socket) (Result, bool) { return Result{}, false }},
 	} {
 		b.Run(path.name, func(b *testing.B) {
 			answerEarly = path.early

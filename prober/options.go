@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"context"
 	"net/netip"
 	"time"
 )
@@ -16,8 +17,8 @@ const (
 )
 
 // Options are the per-check settings, usually taken from a module of the
-// configuration. The zero value prefers IPv6 without fallback; use
-// DefaultOptions for the blackbox_exporter defaults.
+// configuration. The zero value prefers IPv6 without fallback
+// (blackbox_exporter's defaults add IPProtocolFallback).
 type Options struct {
 	// PreferredIPProtocol is the family tried first for host names.
 	PreferredIPProtocol IPProtocol
@@ -54,8 +55,18 @@ func (opts Options) deadline(now time.Time) time.Time {
 	return now.Add(opts.Timeout)
 }
 
-// DefaultOptions returns blackbox_exporter's defaults: prefer IPv6, fall
-// back to IPv4.
-func DefaultOptions() Options {
-	return Options{PreferredIPProtocol: IP6, IPProtocolFallback: true}
+// bound is ctx, ending by opts.Timeout from now as well: the budget of a
+// check that waits on a context (a name's lookup, CheckMany's checks).
+// A single check waits on deadline itself instead, and needs no timer.
+func (opts Options) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return boundBy(ctx, opts.deadline(time.Now()))
+}
+
+// boundBy is ctx, ending by deadline as well unless that is zero or ctx
+// ends first anyway, in which case no timer is made.
+func boundBy(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); deadline.IsZero() || ok && !d.After(deadline) {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, deadline)
 }

@@ -10,16 +10,6 @@ import (
 	"time"
 )
 
-// Resolve picks the address to probe for host. Literals (with IPv6 zones)
-// skip DNS but still obey the family choice, as blackbox_exporter does.
-func (c *Checker) Resolve(ctx context.Context, host string, opts Options) (netip.Addr, error) {
-	addrs, _, err := c.lookup(ctx, host, opts)
-	if err != nil {
-		return netip.Addr{}, err
-	}
-	return chooseAddr(host, addrs, opts)
-}
-
 // lookup returns host's addresses and the time DNS took, asking DNS only
 // for the family opts allows when it allows one. A literal is its own
 // only address, found in no time: probe_dns_lookup_time_seconds is 0 for
@@ -34,14 +24,11 @@ func (c *Checker) lookup(ctx context.Context, host string, opts Options) ([]neti
 	}
 	network := "ip"
 	if !opts.IPProtocolFallback || opts.SourceIPAddress.IsValid() {
-		network = familyNetwork(opts.preferred())
+		network = opts.preferred().network()
 	}
 	// CheckMany's ctx already ends by opts.Timeout: no second timer.
-	if d, ok := ctx.Deadline(); opts.Timeout > 0 && (!ok || time.Until(d) > opts.Timeout) {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := opts.bound(ctx)
+	defer cancel()
 	start := time.Now()
 	addrs, err := c.resolver.LookupNetIP(ctx, network, host)
 	dns := time.Since(start)
@@ -79,49 +66,8 @@ func specified(host string, addrs []netip.Addr) ([]netip.Addr, error) {
 	return kept, nil
 }
 
-func chooseAddr(host string, addrs []netip.Addr, opts Options) (netip.Addr, error) {
-	want := opts.preferred()
-	for _, a := range addrs {
-		if familyOf(a) == want {
-			return a.Unmap(), nil
-		}
-	}
-	if opts.IPProtocolFallback && !opts.SourceIPAddress.IsValid() {
-		for _, a := range addrs {
-			if a.IsValid() {
-				return a.Unmap(), nil
-			}
-		}
-	}
-	switch {
-	case opts.SourceIPAddress.IsValid():
-		return netip.Addr{}, fmt.Errorf("resolving %q: no %s address to match source_ip_address %s", host, want, opts.SourceIPAddress)
-	case opts.IPProtocolFallback:
-		return netip.Addr{}, fmt.Errorf("resolving %q: no address", host)
-	}
-	return netip.Addr{}, fmt.Errorf("resolving %q: no %s address and ip_protocol_fallback is off", host, want)
-}
-
-// preferred is the family to try first. A source address decides it: a
-// socket bound to an IPv4 source cannot reach an IPv6 target.
-func (o Options) preferred() IPProtocol {
-	if o.SourceIPAddress.IsValid() {
-		return familyOf(o.SourceIPAddress)
-	}
-	if o.PreferredIPProtocol == IP4 {
-		return IP4
-	}
-	return IP6
-}
-
-func familyOf(a netip.Addr) IPProtocol {
-	if a.Unmap().Is4() {
-		return IP4
-	}
-	return IP6
-}
-
-func familyNetwork(p IPProtocol) string {
+// network is p's network name for a resolver's LookupNetIP.
+func (p IPProtocol) network() string {
 	if p == IP4 {
 		return "ip4"
 	}

@@ -9,7 +9,7 @@ import (
 // Class is the outcome of one check. Every check ends in exactly one class.
 type Class uint8
 
-// The classes, in the order DESIGN.md lists them.
+// The classes, in the order of the class table in README.md.
 const (
 	ClassOpen        Class = iota // SYN-ACK received
 	ClassRefused                  // RST received: host up, port closed
@@ -70,10 +70,11 @@ type Result struct {
 	Addr netip.AddrPort
 	// DNS is the time spent resolving the host name (0 for literals).
 	DNS time.Duration
-	// SYNACK is the time from just before connect() to the loop seeing the
-	// answer, on the monotonic clock; when ACKSent, the loop saw it too
-	// late, and SYNACK is the kernel's record instead (see doc.go). Only
-	// meaningful when Class is open.
+	// SYNACK is the time from just before connect() to when user space
+	// saw the answer (right after connect(), at the waiter's wake-up, or
+	// at the loop's or the sweeper's epoll_wait), on the monotonic clock;
+	// when ACKSent, that was too late, and SYNACK is the kernel's record
+	// instead (see doc.go). Only meaningful when Class is open.
 	SYNACK time.Duration
 	// RTT is the kernel's own SYN to SYN-ACK sample (tcpi_rtt). Only
 	// meaningful when Class is open; unreliable when SYNRetransmits > 0.

@@ -1,14 +1,102 @@
 package prober
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
+
+// This file owns a check's socket: opening it with the options a
+// half-open check needs, connect() (the SYN), the look at an answer that
+// came while connect() ran, and resetting a connection without closing
+// its fd.
+
+// socket is a check's socket once its SYN is out: the fd and the time
+// taken right before connect().
+type socket struct {
+	fd   int
+	sent time.Time
+}
+
+// send opens and connects a socket for a check. answered is true when
+// the check already has its result r (an error, or an answer that came
+// while connect() ran, whose socket is then closed); otherwise s is the
+// check, its SYN sent. setupSlots bounds how many callers run
+// socket()..connect() at once (see epollEngine.setupSlots).
+func send(ctx context.Context, setupSlots chan struct{}, addr netip.AddrPort, opts Options) (s socket, r Result, answered bool) {
+	select {
+	case setupSlots <- struct{}{}:
+	default:
+		// Only now ask for ctx's channel, which a context makes on demand.
+		select {
+		case setupSlots <- struct{}{}:
+		case <-ctx.Done():
+			return s, contextFailure(ctx.Err()), true
+		}
+	}
+	defer func() { <-setupSlots }()
+	family := FamilyOf(addr.Addr()).socketFamily()
+	fd, err := openSocket(family, opts)
+	if err != nil {
+		return s, failure(ClassLocal, err), true
+	}
+	sa, err := sockaddr(addr, family)
+	if err != nil {
+		unix.Close(fd)
+		return s, failure(ClassLocal, err), true
+	}
+	s = socket{fd: fd, sent: time.Now()}
+	if err := unix.Connect(fd, sa); err != nil && !errors.Is(err, unix.EINPROGRESS) {
+		unix.Close(fd)
+		return s, connectFailure(os.NewSyscallError("connect", err)), true
+	}
+	r, answered = answerEarly(s)
+	return s, r, answered
+}
+
+// answeredEarly ends a check whose answer came while connect() ran, as a
+// target on this host (loopback, a local container) answers: the kernel
+// handles the SYN-ACK or RST before connect() returns (EINPROGRESS, or
+// even success). One look then spares the check the wait and its
+// wake-up, two thread switches that cost more than the check; a remote
+// target is still in SYN_SENT and waits as usual. An answered socket is
+// closed at once, which sends the RST.
+func answeredEarly(s socket) (Result, bool) {
+	r, answered := judge(s, time.Now(), Result{})
+	if answered {
+		unix.Close(s.fd)
+	}
+	return r, answered
+}
+
+// answerEarly is answeredEarly; tests of the wait, the loop and the
+// sweeper turn it off, since a loopback target would otherwise never
+// reach them.
+var answerEarly = answeredEarly
+
+// disconnect resets fd's connection without closing fd: connect() with
+// AF_UNSPEC runs tcp_disconnect, which sends a RST from ESTABLISHED or
+// CLOSE_WAIT and leaves the socket in CLOSE, with no delayed ACK to come.
+func disconnect(fd int) {
+	sa := unix.RawSockaddr{Family: unix.AF_UNSPEC}
+	_, _, _ = unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+}
+
+// socketFamily is p's address family for socket(2).
+func (p IPProtocol) socketFamily() int {
+	if p == IP4 {
+		return unix.AF_INET
+	}
+	return unix.AF_INET6
+}
 
 // openSocket makes a non-blocking TCP socket set up for a half-open check.
 // Every option goes on before connect(): TCP_QUICKACK=0 puts the socket in
@@ -16,11 +104,7 @@ import (
 // 200 ms) instead of sending it at once, and SO_LINGER{1,0} makes close()
 // send a RST. On any failure the socket is closed, as net's sock_posix.go
 // does, so no fd escapes.
-func openSocket(addr netip.AddrPort, opts Options) (int, error) {
-	family := unix.AF_INET
-	if addr.Addr().Is6() {
-		family = unix.AF_INET6
-	}
+func openSocket(family int, opts Options) (int, error) {
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)

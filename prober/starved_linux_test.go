@@ -13,15 +13,15 @@ import (
 func stallLoop(t *testing.T, d time.Duration) {
 	t.Helper()
 	throughLoop(t)
-	testHookAfterWait = func() { time.Sleep(d) }
-	t.Cleanup(func() { testHookAfterWait = func() {} })
+	testHookTaking = func() { time.Sleep(d) }
+	t.Cleanup(func() { testHookTaking = func() {} })
 }
 
 // throughLoop sends every check of one test through the loop, even those
 // a loopback target answers while connect() runs.
 func throughLoop(t *testing.T) {
 	t.Helper()
-	answerEarly = func(int, time.Time) (Result, bool) { return Result{}, false }
+	answerEarly = func(socket) (Result, bool) { return Result{}, false }
 	t.Cleanup(func() { answerEarly = answeredEarly })
 }
 
@@ -69,8 +69,8 @@ func TestAbandonedCheckReportsTheACK(t *testing.T) {
 // timer-driven sweeper takes the event and sends the RST in time.
 func TestSweeperRescuesAStarvedLoop(t *testing.T) {
 	throughLoop(t)
-	testHookAfterPoll = func() { time.Sleep(400 * time.Millisecond) }
-	t.Cleanup(func() { testHookAfterPoll = func() {} })
+	testHookWoken = func() { time.Sleep(400 * time.Millisecond) }
+	t.Cleanup(func() { testHookWoken = func() {} })
 	c := newChecker(t)
 	ln := listen(t, "tcp4", "127.0.0.1:0")
 	target := ln.Addr().(*net.TCPAddr).AddrPort()
