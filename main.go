@@ -1,6 +1,7 @@
 // Command synack_exporter is a Prometheus exporter that checks whether TCP
-// ports answer, with a half-open handshake (SYN, SYN-ACK, RST), one check
-// per /probe request.
+// ports answer, with a half-open handshake (SYN, SYN-ACK, RST): one probe
+// per /probe request (one check, or several with syn_count or addresses:
+// all).
 package main
 
 import (

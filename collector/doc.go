@@ -3,7 +3,7 @@
 //
 //   - /probe runs one probe per request (one check, or several summed up
 //     with syn_count or addresses: all) and answers with its gauges,
-//     written directly in the text exposition format (probe_metrics.go):
+//     written directly in the text exposition format (probe_families.go):
 //     no registry per request, which cost more CPU than the check itself.
 //     Golden files in testdata/ and promtool guard the text.
 //   - /metrics serves the exporter's own counters from one registry through
@@ -15,6 +15,9 @@
 // stock net/http server through exporter-toolkit.
 //
 // The per-probe metric names are a contract with dashboards and alerts;
-// they are all declared in probe_metrics.go, and those of several checks
-// in probe_metrics_multi.go.
+// every family of the /probe answer (those of one check, of several
+// checks, of addresses: all, and the fingerprint of what answered:
+// probe_tcp_handshake_hash and probe_tcp_peer_*) is one entry of the
+// table in probe_families.go, with its HELP and how its value is read
+// from the probe (probe_view.go); probe_metrics.go writes them.
 package collector

@@ -57,7 +57,7 @@ func TestProbeFingerprintOnlyWhenOpen(t *testing.T) {
 	s := newTestServer(t, Options{})
 	_, _, body := s.get(t, "/probe?target="+closedPort(t))
 	mfs := parseMetrics(t, body)
-	for _, name := range []string{handshakeHashGauge.name, peerMSSGauge.name, peerOptionGauge.name, peerWindowGauge.name, peerWindowScaleGauge.name} {
+	for _, name := range []string{"probe_tcp_handshake_hash", "probe_tcp_peer_mss_bytes", "probe_tcp_peer_option", "probe_tcp_peer_window_bytes", "probe_tcp_peer_window_scale"} {
 		if mf, ok := mfs[name]; ok {
 			t.Errorf("refused probe has %s: %v", name, mf)
 		}

@@ -235,3 +235,22 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	c.l.written.Add(int64(len(p)))
 	return c.Conn.Write(p)
 }
+
+// TestProbeFamiliesTable: each family of the /probe answer is one entry
+// of probeFamilies, under a name of its own, in at least one kind of
+// answer, and the table is in the order a registry writes.
+func TestProbeFamiliesTable(t *testing.T) {
+	seen := map[string]bool{}
+	for i, f := range probeFamilies {
+		if seen[f.name] {
+			t.Errorf("%s has two entries", f.name)
+		}
+		seen[f.name] = true
+		if f.header == "" && f.headerMany == "" {
+			t.Errorf("%s is in no kind of answer", f.name)
+		}
+		if i > 0 && probeFamilies[i-1].name >= f.name {
+			t.Errorf("%s sorts before %s", f.name, probeFamilies[i-1].name)
+		}
+	}
+}

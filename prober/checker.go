@@ -85,7 +85,15 @@ func (c *Checker) Check(ctx context.Context, target string, opts Options) Result
 // on. One goroutine can start many checks this way through one Checker,
 // with no goroutine per check.
 func (c *Checker) BeginAddr(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (r Result, ok bool) {
-	return c.begin(ctx, addr, opts, done)
+	if r, refused := refuse(ctx, addr); refused {
+		return r, true
+	}
+	r, ok = c.eng.begin(ctx, addr, opts, func(r Result) {
+		r.Addr = addr
+		done(r)
+	})
+	r.Addr = addr
+	return r, ok
 }
 
 // Addresses resolves target as CheckMany does for plan (one address, or
@@ -97,20 +105,6 @@ func (c *Checker) Addresses(ctx context.Context, target string, opts Options, pl
 	s := Summary{Plan: plan}
 	addrs, _ = c.addresses(ctx, target, opts, &s)
 	return addrs, s.DNS, s.Failure
-}
-
-// begin starts a check of addr in the engine. answer, called when ok is
-// false, runs on the engine's loop and must not block.
-func (c *Checker) begin(ctx context.Context, addr netip.AddrPort, opts Options, answer func(Result)) (r Result, ok bool) {
-	if r, refused := refuse(ctx, addr); refused {
-		return r, true
-	}
-	r, ok = c.eng.begin(ctx, addr, opts, func(r Result) {
-		r.Addr = addr
-		answer(r)
-	})
-	r.Addr = addr
-	return r, ok
 }
 
 // address parses and resolves target, asking opts.Policy about the name
