@@ -507,9 +507,15 @@ func TestBeginManyPendingWithoutGoroutines(t *testing.T) {
 			acks++
 		}
 	}
-	// As in TestConcurrentChecksKeepTheirOwnResults, an ACK can leave
-	// when something outside starves this process for 200 ms; this test
-	// is about results and goroutines, so only a collapse fails it.
+	// The ACK guarantee itself is asserted where the stall is made, not
+	// hoped for: TestSweeperRescuesAStarvedLoop and
+	// TestSweeperRescuesAStarvedWaiter require no ACK at all. Here an ACK
+	// can leave only when the whole process (the loop and the sweeper's
+	// timer alike) gets no CPU for 200 ms, which a shared machine running
+	// -race cannot rule out; such an ACK is still reported (ACKSent), and
+	// this test is about results and goroutines. A systematic failure to
+	// reset answered sockets would leak nearly every one of the n/4 open
+	// checks, so more than a tenth of them fails it.
 	if acks > 0 {
 		t.Logf("%d open checks sent an ACK before the RST", acks)
 	}

@@ -38,14 +38,14 @@ func escapePeer(t *testing.T) (*netns.NS, *fakepeer.Peer) {
 	return ns, peer
 }
 
-// TestEscapedACKResetByThePeerIsOpen: the loop is stalled past the
-// delayed ACK, the ACK leaves, the peer resets it before the loop reads
+// TestEscapedACKResetByThePeerIsOpen: the check is stalled past the
+// delayed ACK, the ACK leaves, the peer resets it before the check reads
 // the socket. The check is open with ACKSent, not ECONNRESET, and its
-// latency is the kernel's, not the stalled loop's.
+// latency is the kernel's, not the stalled waiter's.
 func TestEscapedACKResetByThePeerIsOpen(t *testing.T) {
 	ns, peer := escapePeer(t)
 	const stall = 400 * time.Millisecond
-	stallLoop(t, stall)
+	stallTakers(t, stall)
 	c := newChecker(t)
 	for _, ip := range []netip.Addr{peer.Addr(), peer.Addr6()} {
 		t.Run(ip.String(), func(t *testing.T) {
@@ -66,23 +66,23 @@ func TestEscapedACKResetByThePeerIsOpen(t *testing.T) {
 			// SYN-ACK before the kernel gets it, so the kernel's RTT holds
 			// the peer's time (1 ms for the clocks' rounding) plus the
 			// peer's wake-up on a busy machine: a few ms there, never the
-			// stalled loop's 400.
+			// stalled waiter's 400.
 			wire := answers[0].Time.Sub(sent[0].Time)
 			if r.RTT < wire-time.Millisecond || r.RTT > wire+stall/4 {
 				t.Errorf("rtt %v, the wire says %v", r.RTT, wire)
 			}
 			if r.SYNACK != r.RTT {
-				t.Errorf("synack %v, want the kernel's rtt %v: the loop saw the answer 400 ms late", r.SYNACK, r.RTT)
+				t.Errorf("synack %v, want the kernel's rtt %v: the waiter saw the answer 400 ms late", r.SYNACK, r.RTT)
 			}
 		})
 	}
 }
 
-// TestEscapedACKWhenTheCallerGivesUp: the deadline passes while the loop
+// TestEscapedACKWhenTheCallerGivesUp: the deadline passes while the waiter
 // is stalled; the caller takes the socket back and finds the same truth.
 func TestEscapedACKWhenTheCallerGivesUp(t *testing.T) {
 	ns, peer := escapePeer(t)
-	stallLoop(t, 900*time.Millisecond)
+	stallTakers(t, 900*time.Millisecond)
 	c := newChecker(t)
 	r := checkIn(t, ns, c, netip.AddrPortFrom(peer.Addr(), peerOpenPort), 500*time.Millisecond)
 	if r.Class != ClassOpen || !r.ACKSent || r.RTT <= 0 || r.SYNACK != r.RTT {
@@ -94,10 +94,10 @@ func TestEscapedACKWhenTheCallerGivesUp(t *testing.T) {
 }
 
 // TestResetWithoutSYNACKIsRefused: a peer that resets the SYN itself is
-// a closed port, however late the loop looks.
+// a closed port, however late the waiter looks.
 func TestResetWithoutSYNACKIsRefused(t *testing.T) {
 	ns, peer := escapePeer(t)
-	stallLoop(t, 400*time.Millisecond)
+	stallTakers(t, 400*time.Millisecond)
 	c := newChecker(t)
 	r := checkIn(t, ns, c, netip.AddrPortFrom(peer.Addr(), peerClosedPort), 2*time.Second)
 	if r.Class != ClassRefused || r.Errno != syscall.ECONNREFUSED || r.ACKSent {
@@ -114,7 +114,7 @@ func TestEscapedACKToARealListener(t *testing.T) {
 	if err := ns.AddAddr("lo", "198.18.1.1/32"); err != nil {
 		t.Fatal(err)
 	}
-	stallLoop(t, 400*time.Millisecond)
+	stallTakers(t, 400*time.Millisecond)
 	c := newChecker(t)
 	for _, tc := range []struct {
 		name string
@@ -167,7 +167,7 @@ func TestEveryPathTellsTheSameTruth(t *testing.T) {
 			r, ok := answeredEarly(socket{fd, sent})
 			if !ok {
 				unix.Close(fd)
-				t.Fatal("an ended socket was left for the loop")
+				t.Fatal("an ended socket was left waiting")
 			}
 			return r
 		},
