@@ -125,7 +125,7 @@ func (s *Summary) summarize() {
 	s.SYNACK = spread(synacks)
 	s.RTT = spread(rtts).Median
 	s.Addresses = s.addressSummaries()
-	s.Success = s.judge(s.Results)
+	s.Success = s.met(s.Results)
 	if len(s.Results) > 0 {
 		i := slices.IndexFunc(s.Results, func(r Result) bool { return !r.Success() })
 		s.Worst = s.Results[max(i, 0)]
@@ -158,15 +158,15 @@ func (s *Summary) addressSummaries() []AddressSummary {
 				a.Open++
 			}
 		}
-		a.Success = s.judge(rs)
+		a.Success = s.met(rs)
 	}
 	return out
 }
 
-// judge decides whether results meet the Plan's expectation: with
+// met decides whether results meet the Plan's expectation: with
 // Expect open, at least MinOpenRatio of them (or any one) open;
 // otherwise every one of them as expected. No result meets nothing.
-func (s *Summary) judge(results []Result) bool {
+func (s *Summary) met(results []Result) bool {
 	if len(results) == 0 {
 		return false
 	}
