@@ -220,8 +220,9 @@ func (e *epollEngine) close() error {
 // testHookWoken runs in a goroutine the netpoller has just woken to take
 // an answer (the loop, a waiter), testHookTaking in every goroutine about
 // to take answers (the loop, a waiter, and the sweeper, which no wake-up
-// precedes).
+// precedes), testHookJudged between judge and the close or reset.
 var (
 	testHookWoken  = func() {}
 	testHookTaking = func() {}
+	testHookJudged = func() {}
 )

@@ -38,7 +38,9 @@ type begun struct {
 // leaves), and done called.
 func (b *begun) finish(now time.Time, otherwise Result) {
 	r, _ := judge(b.socket, now, otherwise)
+	testHookJudged()
 	unix.Close(b.fd)
+	r = r.closed(time.Now())
 	b.stop()
 	b.done(r)
 }

@@ -88,6 +88,12 @@ type Result struct {
 	// Peer is what the SYN-ACK said about the target (MSS, window,
 	// options). Known only when Class is open and Mode is half-open.
 	Peer Peer
+
+	// judged and ackDue, between judging an open socket and closing it,
+	// are when TCP_INFO was read and how long after that its delayed ACK
+	// fell due (see closed).
+	judged time.Time
+	ackDue time.Duration
 }
 
 // Success reports whether the target answered with a SYN-ACK.

@@ -46,7 +46,11 @@ func judge(s socket, now time.Time, otherwise Result) (r Result, answered bool) 
 	}
 	switch info.State {
 	case tcpEstablished, tcpCloseWait:
-		return openResult(&info, now.Sub(s.sent)), true
+		r := openResult(&info, now.Sub(s.sent))
+		if !r.ACKSent {
+			r.judged, r.ackDue = time.Now(), ackDue(&info)
+		}
+		return r, true
 	}
 	soerr, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	switch errno := unix.Errno(soerr); {
@@ -105,4 +109,40 @@ func kernelSYNACK(info *unix.TCPInfo, synack time.Duration) time.Duration {
 		return time.Duration(info.Rtt) * time.Microsecond
 	}
 	return max(0, synack-time.Duration(info.Last_ack_recv)*time.Millisecond)
+}
+
+// delayedACK is when the kernel sends the handshake's ACK of a socket in
+// "pingpong" mode (TCP_QUICKACK=0): TCP_DELACK_MAX, HZ/5 jiffies after
+// the SYN-ACK.
+const delayedACK = 200 * time.Millisecond
+
+// jiffy is the resolution of tcpi_last_ack_recv with this kernel's HZ
+// of 250; an estimate from it is off by up to one.
+const jiffy = 4 * time.Millisecond
+
+// ackDue is how long after now the delayed ACK of a socket that got its
+// SYN-ACK tcpi_last_ack_recv ago falls due, midway into the jiffy it may
+// fire in; at most 0 when it was due already and has not run yet (its
+// softirq put off, to ksoftirqd on a busy machine).
+func ackDue(info *unix.TCPInfo) time.Duration {
+	return delayedACK - jiffy/2 - time.Duration(info.Last_ack_recv)*time.Millisecond
+}
+
+// preempted is how long a close must come after the read of TCP_INFO
+// before it counts as delayed: two syscalls in a row take microseconds
+// unless the thread lost its CPU in between.
+const preempted = time.Millisecond
+
+// closed is r once its socket was closed (or reset) at now, after judge.
+// Reading TCP_INFO and closing are two syscalls, and a thread preempted
+// between them lets the delayed ACK leave after tcpi_segs_out was read:
+// it did when it was due before the close and the close was delayed
+// (an ACK due within microseconds of the read, or overdue at the read,
+// is cancelled by a prompt RST far more often than not).
+func (r Result) closed(now time.Time) Result {
+	if !r.judged.IsZero() && now.Sub(r.judged) > max(r.ackDue, preempted) {
+		r.ACKSent = true
+	}
+	r.judged, r.ackDue = time.Time{}, 0
+	return r
 }

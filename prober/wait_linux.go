@@ -49,11 +49,14 @@ func (e *epollEngine) check(ctx context.Context, deadline time.Time, addr netip.
 // neither costs a goroutine or a wake-up while the check waits. The
 // socket is also watched by the sweeper, in case the wake-up comes too
 // late.
-func (e *epollEngine) wait(ctx context.Context, deadline time.Time, s socket) Result {
+func (e *epollEngine) wait(ctx context.Context, deadline time.Time, s socket) (r Result) {
 	w := &waiting{socket: s, file: os.NewFile(uintptr(s.fd), "check")} // non-blocking: in the netpoller
 	// Closing the socket sends the RST; every return below comes after
-	// the answer was read.
-	defer w.file.Close()
+	// the answer was judged.
+	defer func() {
+		w.file.Close()
+		r = r.closed(time.Now())
+	}()
 	if err := e.watch(w); err != nil {
 		return failure(ClassLocal, err)
 	}
@@ -92,7 +95,6 @@ func (e *epollEngine) wait(ctx context.Context, deadline time.Time, s socket) Re
 		defer w.taken.Unlock()
 		return w.result
 	}
-	var r Result
 	switch {
 	case werr == nil:
 		r, _ = judge(s, at, woke)
@@ -103,6 +105,7 @@ func (e *epollEngine) wait(ctx context.Context, deadline time.Time, s socket) Re
 	default:
 		r, _ = judge(s, time.Now(), failure(ClassOther, werr))
 	}
+	testHookJudged()
 	return r
 }
 
@@ -113,7 +116,9 @@ func (e *epollEngine) wait(ctx context.Context, deadline time.Time, s socket) Re
 func (w *waiting) finish(now time.Time, otherwise Result) {
 	w.result, _ = judge(w.socket, now, otherwise)
 	if w.result.Class == ClassOpen {
+		testHookJudged()
 		disconnect(w.fd)
+		w.result = w.result.closed(time.Now())
 	}
 	w.taken.Unlock()
 	w.file.SetWriteDeadline(longAgo)
