@@ -6,9 +6,9 @@ import "github.com/seed-5ff58b3a/synack_exporter/prober"
 // kept it (docs/fingerprint.md).
 var (
 	handshakeHashGauge = newGauge("probe_tcp_handshake_hash",
-		"FNV-1a 32 hash of the SYN-ACK's MSS, window, window scale and options.")
+		"FNV-1a 32 hash of the SYN-ACK's MSS (capped by this host's path MTU), window, window scale and options.")
 	peerMSSGauge = newGauge("probe_tcp_peer_mss_bytes",
-		"The MSS of the target's SYN-ACK as the kernel kept it, in bytes.")
+		"The MSS of the target's SYN-ACK as the kernel kept it, capped by this host's path MTU, in bytes.")
 	peerOptionGauge = newGauge("probe_tcp_peer_option",
 		"1 for each TCP option the handshake agreed on (tcpi_options), else 0.")
 	peerWindowGauge = newGauge("probe_tcp_peer_window_bytes",
