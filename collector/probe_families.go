@@ -80,11 +80,11 @@ var probeFamilies = sortFamilies([]probeFamily{
 	// What answered: the (first) SYN-ACK's fingerprint, as the kernel
 	// kept it (docs/fingerprint.md); none without a SYN-ACK, or from a
 	// full connect on a system other than Linux.
-	{name: "probe_tcp_handshake_hash", help: "FNV-1a 32 hash of the SYN-ACK's MSS, window, window scale and options.",
+	{name: "probe_tcp_handshake_hash", help: "FNV-1a 32 hash of the SYN-ACK's MSS (capped by this host's path MTU), window, window scale and options.",
 		write: func(b []byte, v probeView) []byte {
 			return sampleIf(b, v.peer.Known(), "probe_tcp_handshake_hash", float64(v.peer.Hash()))
 		}},
-	{name: "probe_tcp_peer_mss_bytes", help: "The MSS of the target's SYN-ACK as the kernel kept it, in bytes.",
+	{name: "probe_tcp_peer_mss_bytes", help: "The MSS of the target's SYN-ACK as the kernel kept it, capped by this host's path MTU, in bytes.",
 		write: func(b []byte, v probeView) []byte {
 			return sampleIf(b, v.peer.Known(), "probe_tcp_peer_mss_bytes", float64(v.peer.MSS))
 		}},

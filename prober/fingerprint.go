@@ -78,7 +78,8 @@ func (p Peer) Has(o PeerOption) bool { return p.Options&o != 0 }
 // big-endian uint16 (saturated at 65535), the window as a big-endian
 // uint32 (0xffffffff when the kernel does not report it), the window
 // scale (0xff when not agreed), and the options byte. It changes when any
-// of them changes.
+// of them changes, the MSS also when only this host's path MTU to the
+// target, which bounds it, changed (docs/fingerprint.md, "The hash").
 func (p Peer) Hash() uint32 {
 	var b [8]byte
 	binary.BigEndian.PutUint16(b[0:2], uint16(min(p.MSS, 0xffff)))

@@ -36,7 +36,8 @@ type Summary struct {
 	// Classes counts the results of each class.
 	Classes [len(classNames)]int
 	// Lost counts the checks whose first SYN got no answer: those that
-	// timed out, and those answered only after the kernel re-sent the SYN.
+	// timed out, and those answered only after the kernel re-sent the SYN
+	// unless the answer was shown to be the first SYN's (see lost).
 	Lost int
 	// SYNACK is the spread of SYNACK over the open results; RTT is the
 	// median of their kernel RTT. Both are zero when none is open.
@@ -132,10 +133,37 @@ func (s *Summary) summarize() {
 	}
 }
 
-// lost reports a check whose first SYN went unanswered. A refusal or an
-// ICMP error is an answer, not a loss.
+// lost reports a check whose first SYN went unanswered: it timed out, or
+// the answer came after the kernel re-sent the SYN and was not shown to
+// answer the first one. A refusal or an ICMP error is an answer, not a
+// loss, unless it came after a retransmission.
 func lost(r Result) bool {
-	return r.Class == ClassTimeout || r.SYNRetransmits > 0
+	if r.Class == ClassTimeout {
+		return true
+	}
+	return r.SYNRetransmits > 0 && !answeredFirstSYN(r)
+}
+
+// firstSYNRetransmit is when Linux first re-sends an unanswered SYN: its
+// initial RTO, TCP_TIMEOUT_INIT (RFC 6298's 1 s), unless a BPF program
+// changes it.
+const firstSYNRetransmit = time.Second
+
+// answeredFirstSYN reports whether an open check whose SYN was re-sent
+// got its SYN-ACK for the first SYN all the same: a path slower than the
+// first retransmission, where nothing was lost.
+//
+// Karn's rule bars an RTT sample from the send time of a re-sent SYN, so
+// the kernel's sample (tcpi_rtt) then comes from the timestamp option
+// alone: now less the TSval that the SYN-ACK echoes (tcp_ack_update_rtt),
+// the time since the SYN it answered left. SYNACK less RTT is therefore
+// when that SYN left: about 0 for the first SYN, at least
+// firstSYNRetransmit for any retransmission. Half of it is the margin
+// for the exporter seeing the answer late. Without timestamps there is no
+// sample (RTT 0) and the two cannot be told apart: the check counts as
+// lost.
+func answeredFirstSYN(r Result) bool {
+	return r.Class == ClassOpen && r.RTT > 0 && r.SYNACK-r.RTT < firstSYNRetransmit/2
 }
 
 // addressSummaries groups Results by address, in the order the

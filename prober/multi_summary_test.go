@@ -301,3 +301,36 @@ func TestSummaryCountsACKsSent(t *testing.T) {
 		})
 	}
 }
+
+// TestLostAfterRetransmission: a check answered after the kernel re-sent
+// its SYN is lost unless its kernel RTT sample (from the timestamp echo)
+// shows the answer was the first SYN's. TestLossOnSlowPath has the
+// figures from the wire.
+func TestLostAfterRetransmission(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		name string
+		r    Result
+		want bool
+	}{
+		{"answered, no retransmission", Result{Class: ClassOpen, SYNACK: 5 * ms, RTT: 5 * ms}, false},
+		{"timeout", Result{Class: ClassTimeout}, true},
+		{"refused", Result{Class: ClassRefused}, false},
+		{"refused after a retransmission", Result{Class: ClassRefused, SYNRetransmits: 1}, true},
+		// The SYN-ACK echoed the first SYN: the sample spans the whole wait.
+		{"slow answer to the first SYN", Result{Class: ClassOpen, SYNACK: 1210 * ms, RTT: 1210 * ms, SYNRetransmits: 1}, false},
+		{"slow answer to the first SYN, seen late", Result{Class: ClassOpen, SYNACK: 1400 * ms, RTT: 1210 * ms, SYNRetransmits: 1}, false},
+		{"slower than two retransmissions", Result{Class: ClassOpen, SYNACK: 3500 * ms, RTT: 3500 * ms, SYNRetransmits: 2}, false},
+		// It echoed the retransmission, which left 1 s after the first.
+		{"answer to the retransmission", Result{Class: ClassOpen, SYNACK: 1030 * ms, RTT: 10 * ms, SYNRetransmits: 1}, true},
+		{"answer to the retransmission on a 1.2 s path", Result{Class: ClassOpen, SYNACK: 2220 * ms, RTT: 1210 * ms, SYNRetransmits: 1}, true},
+		// Without timestamps Karn's rule leaves no sample.
+		{"no RTT sample", Result{Class: ClassOpen, SYNACK: 1210 * ms, SYNRetransmits: 1}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lost(tt.r); got != tt.want {
+				t.Errorf("lost(%+v) = %v, want %v", tt.r, got, tt.want)
+			}
+		})
+	}
+}

@@ -77,7 +77,8 @@ type Result struct {
 	// instead (see doc.go). Only meaningful when Class is open.
 	SYNACK time.Duration
 	// RTT is the kernel's own SYN to SYN-ACK sample (tcpi_rtt). Only
-	// meaningful when Class is open; unreliable when SYNRetransmits > 0.
+	// meaningful when Class is open. When SYNRetransmits > 0 it is the
+	// time since the SYN the answer echoed (timestamps), or 0 (none).
 	RTT time.Duration
 	// SYNRetransmits counts SYNs re-sent before the answer.
 	SYNRetransmits uint32
