@@ -17,8 +17,9 @@ func classifyConnect(errno syscall.Errno) Class {
 	case syscall.ETIMEDOUT:
 		return ClassTimeout
 	case syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.ENETDOWN:
-		// Linux reports ICMP "administratively prohibited" as EHOSTUNREACH
-		// too, so a remote firewall's reject lands here.
+		// Linux reports an ICMP "administratively prohibited" as
+		// EHOSTUNREACH too on IPv4, so a remote firewall's reject lands
+		// here; IPv6's ICMPv6 admin-prohibited gives EACCES (prohibited).
 		return ClassUnreachable
 	case syscall.EACCES, syscall.EPERM:
 		return ClassProhibited
