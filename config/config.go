@@ -92,6 +92,12 @@ type Module struct {
 const (
 	DefaultSYNInterval  = model.Duration(10 * time.Millisecond)
 	DefaultAddressLimit = 16
+	// DefaultSeveralSYNRetries is syn_retries for a module of several
+	// checks that does not set it: each check sends its SYN and at most
+	// one resend, so that the SYNs of a probe are known in advance
+	// (Checks) instead of the kernel's four or more resends each within
+	// a 5s timeout.
+	DefaultSeveralSYNRetries = 1
 )
 
 // Values of Module.Addresses.
@@ -133,6 +139,26 @@ func (m Module) SeveralChecks() bool {
 	return m.SYNCount > 1 || m.Addresses == AddressesAll
 }
 
+// Checks is how many half-open checks a probe with this module makes at
+// most: syn_count to each address, of one address or of address_limit.
+func (m Module) Checks() int {
+	p := m.Plan()
+	if !p.AllAddresses {
+		return p.SYNCount
+	}
+	return p.SYNCount * p.AddressLimit
+}
+
+// SYNRetriesOrDefault is the syn_retries a probe with this module sets:
+// the module's, or DefaultSeveralSYNRetries for several checks, or 0 (the
+// kernel's own, net.ipv4.tcp_syn_retries) for one.
+func (m Module) SYNRetriesOrDefault() int {
+	if m.SYNRetries == 0 && m.SeveralChecks() {
+		return DefaultSeveralSYNRetries
+	}
+	return m.SYNRetries
+}
+
 // NewModule returns the module an empty entry (`name: {}`) gets: a 5s
 // timeout, IPv6 preferred, IPv4 as fallback, as in blackbox_exporter.
 func NewModule() Module {
@@ -157,7 +183,7 @@ func (m Module) ProbeOptions() prober.Options {
 		PreferredIPProtocol: prober.IPProtocol(m.PreferredIPProtocol),
 		IPProtocolFallback:  m.IPProtocolFallback,
 		SourceIPAddress:     src,
-		SYNRetries:          m.SYNRetries,
+		SYNRetries:          m.SYNRetriesOrDefault(),
 		Mark:                uint32(m.Mark),
 		Interface:           m.Interface,
 		TOS:                 uint8(m.TOS),

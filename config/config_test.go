@@ -75,6 +75,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-addresses-empty.yml", `config line 3: module "tcp_all": addresses: "" must be one or all`},
 		{"invalid-address-limit-zero.yml", `config line 4: module "tcp_all": address_limit: 0 is out of range 1-256`},
 		{"invalid-address-limit-high.yml", `config line 4: module "tcp_all": address_limit: 257 is out of range 1-256`},
+		{"invalid-checks-ceiling.yml", `config line 3: module "tcp_many": syn_count: syn_count 100 times address_limit 16 is 1600 checks per probe, more than 1000; lower one of them`},
+		{"invalid-checks-ceiling-limit.yml", `config line 5: module "tcp_many": syn_count: syn_count 5 times address_limit 201 is 1005 checks per probe, more than 1000; lower one of them`},
 		{"invalid-expect.yml", `config line 3: module "tcp_filtered": expect: "filtered" must be open, closed, refused, timeout, unreachable or prohibited`},
 		{"invalid-expect-empty.yml", `config line 3: module "tcp_filtered": expect: "" must be open, closed, refused, timeout, unreachable or prohibited`},
 		{"invalid-fallback-type.yml", `config line 3: module "tcp_synack": ip_protocol_fallback: want true or false, got "maybe"`},
@@ -376,6 +378,21 @@ func TestProbeOptions(t *testing.T) {
 			PreferredIPProtocol: prober.IP6,
 			IPProtocolFallback:  true,
 			SourceIPAddress:     netip.IPv6Loopback(),
+		}},
+		{"several checks resend a SYN once", module(func(m *Module) { m.SYNCount = 10 }), prober.Options{
+			PreferredIPProtocol: prober.IP6,
+			IPProtocolFallback:  true,
+			SYNRetries:          DefaultSeveralSYNRetries,
+		}},
+		{"every address resends a SYN once", module(func(m *Module) { m.Addresses = AddressesAll }), prober.Options{
+			PreferredIPProtocol: prober.IP6,
+			IPProtocolFallback:  true,
+			SYNRetries:          DefaultSeveralSYNRetries,
+		}},
+		{"several checks with syn_retries", module(func(m *Module) { m.SYNCount, m.SYNRetries = 10, 3 }), prober.Options{
+			PreferredIPProtocol: prober.IP6,
+			IPProtocolFallback:  true,
+			SYNRetries:          3,
 		}},
 	}
 	for _, tt := range tests {

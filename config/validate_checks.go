@@ -15,6 +15,10 @@ const (
 	maxSYNCount = 100
 	// maxAddressLimit bounds the per-address series of one probe.
 	maxAddressLimit = 256
+	// MaxChecks bounds the checks of one probe (syn_count times
+	// address_limit with addresses: all), and so its sockets and SYNs:
+	// one short request must not make thousands.
+	MaxChecks = 1000
 )
 
 // validateChecks checks the fields for several checks per probe; given
@@ -38,6 +42,15 @@ func (m *Module) validateChecks(given func(field string) bool) error {
 	}
 	if m.MinOpenRatio != 0 && m.Expect != "" && m.Expect != prober.ExpectOpen.String() {
 		return invalid("min_open_ratio", "applies only with expect: open (with expect: %s every check must meet it)", m.Expect)
+	}
+	if checks := m.Checks(); checks > MaxChecks {
+		field := "syn_count"
+		if !set("syn_count", m.SYNCount != 0) {
+			field = "address_limit"
+		}
+		p := m.Plan()
+		return invalid(field, "syn_count %d times address_limit %d is %d checks per probe, more than %d; lower one of them",
+			p.SYNCount, p.AddressLimit, checks, MaxChecks)
 	}
 	return m.validateSpread()
 }

@@ -11,7 +11,7 @@ type Expect uint8
 // The expectations a module can set.
 const (
 	ExpectOpen        Expect = iota // a SYN-ACK
-	ExpectClosed                    // anything but open, local and resolve: the port does not answer
+	ExpectClosed                    // refused, timeout, unreachable or prohibited: the port does not answer
 	ExpectRefused                   // an RST
 	ExpectTimeout                   // no answer: dropped on the way
 	ExpectUnreachable               // an ICMP unreachable (or a remote reject)
@@ -44,14 +44,15 @@ func (e Expect) String() string {
 }
 
 // Met reports whether a check that ended in class c is what e wants.
-// A check the prober could not make (local) or a name that did not
-// resolve says nothing about the port, so it meets no expectation.
+// A check the prober could not make (local), a name that did not
+// resolve, or anything else (other: an unusable address, a caller that
+// gave up) says nothing about the port, so it meets no expectation.
 func (e Expect) Met(c Class) bool {
 	switch e {
 	case ExpectOpen:
 		return c == ClassOpen
 	case ExpectClosed:
-		return c != ClassOpen && c != ClassLocal && c != ClassResolve
+		return c != ClassOpen && c != ClassLocal && c != ClassResolve && c != ClassOther
 	case ExpectRefused:
 		return c == ClassRefused
 	case ExpectTimeout:

@@ -215,7 +215,7 @@ func TestExpect(t *testing.T) {
 	}
 	met := map[Expect][]Class{
 		ExpectOpen:        {ClassOpen},
-		ExpectClosed:      {ClassRefused, ClassTimeout, ClassUnreachable, ClassProhibited, ClassOther},
+		ExpectClosed:      {ClassRefused, ClassTimeout, ClassUnreachable, ClassProhibited},
 		ExpectRefused:     {ClassRefused},
 		ExpectTimeout:     {ClassTimeout},
 		ExpectUnreachable: {ClassUnreachable},

@@ -57,11 +57,17 @@ func judge(s socket, now time.Time, otherwise Result) (r Result, answered bool) 
 	case err != nil:
 		return failure(ClassOther, os.NewSyscallError("getsockopt SO_ERROR", err)), true
 	case info.State == tcpSynSent && errno == 0:
+		// The SYNs re-sent while no answer came count too: a timeout
+		// after the kernel re-sent the SYN four times put five on the
+		// wire.
+		otherwise.SYNRetransmits = info.Total_retrans
 		return otherwise, false
 	case info.State != tcpSynSent && (errno == unix.ECONNRESET || errno == unix.EPIPE):
 		return openResult(&info, now.Sub(s.sent)), true
 	case errno != 0:
-		return connectFailure(os.NewSyscallError("connect", errno)), true
+		r := connectFailure(os.NewSyscallError("connect", errno))
+		r.SYNRetransmits = info.Total_retrans
+		return r, true
 	}
 	return failure(ClassOther, fmt.Errorf("prober: socket in TCP state %d without an error", info.State)), true
 }
