@@ -56,11 +56,8 @@ var synResultSeries = seriesByLabel(synResultsGauge, "class", append([]prober.Cl
 func (rec *probeRecord) appendSummaryMetrics(b []byte) []byte {
 	s := rec.Summary
 	all := s.Plan.AllAddresses
-	addr := s.Worst.Addr
-	if len(s.Results) > 0 {
-		addr = s.Results[0].Addr
-	}
-	open := len(s.Results) > 0 && s.Classes[prober.ClassOpen] > 0
+	addr := s.FirstAddr
+	open := s.Classes[prober.ClassOpen] > 0
 	b = appendSample(b, probeDNSGauge, s.DNS.Seconds())
 	b = appendSample(b, probeDurationGauge, rec.Duration.Seconds())
 	if addr.IsValid() {
@@ -78,17 +75,11 @@ func (rec *probeRecord) appendSummaryMetrics(b []byte) []byte {
 		}
 	}
 	if all {
-		opened := 0
-		for _, a := range s.Addresses {
-			if a.Open > 0 {
-				opened++
-			}
-		}
 		b = appendSample(b, addressesGauge, float64(s.Resolved))
 		b = appendSample(b, addressesCheckedGauge, float64(len(s.Addresses)))
 		b = appendSample(b, addressesCutGauge, float64(s.Cut))
-		b = appendSample(b, addressesDeniedGauge, float64(len(s.Denied)))
-		b = appendSample(b, addressesOpenGauge, float64(opened))
+		b = appendSample(b, addressesDeniedGauge, float64(s.Denied))
+		b = appendSample(b, addressesOpenGauge, float64(s.addressesOpen()))
 	}
 	b = appendSample(b, worstErrnoGauge, float64(s.Worst.Errno))
 	b = append(b, worstClassGauge.header...)
@@ -98,7 +89,7 @@ func (rec *probeRecord) appendSummaryMetrics(b []byte) []byte {
 	// What answered: the first open answer's fingerprint.
 	first, _ := s.FirstOpenResult()
 	b = appendHandshakeHash(b, first.Peer)
-	if len(s.Results) > 0 {
+	if s.Checks > 0 {
 		b = appendSample(b, lossRatioGauge, s.LossRatio())
 	}
 	b = appendPeerGauges(b, first.Peer)
@@ -116,6 +107,6 @@ func (rec *probeRecord) appendSummaryMetrics(b []byte) []byte {
 		b = appendSample(b, medianSYNACKGauge, s.SYNACK.Median.Seconds())
 		b = appendSample(b, synackStddevGauge, s.SYNACK.Stddev.Seconds())
 	}
-	b = appendSample(b, synsSentGauge, float64(len(s.Results)))
+	b = appendSample(b, synsSentGauge, float64(s.Checks))
 	return appendSample(b, probeTimeoutGauge, rec.Timeout.Seconds())
 }
