@@ -264,7 +264,10 @@ func logResult(logger log.Logger, rec *probeRecord) {
 		if rec.Summary != nil {
 			kv = append(kv, "failed_class", f.Class, "failed_addr", f.Addr)
 		}
-		kv = append(kv, "errno", int(f.Errno), "err", f.Err)
+		kv = append(kv, "errno", int(f.Errno))
+		if f.Err != nil {
+			kv = append(kv, "err", f.Err)
+		}
 	}
 	kv = append(kv, "addr", rec.addr(), "mode", r.Mode, "dns", rec.dns())
 	if synack, ok := rec.synack(); ok {

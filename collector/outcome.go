@@ -127,6 +127,10 @@ func (rec *probeRecord) Outcome() string {
 // writeChecks writes "10 checks: 7 open, 3 timeout; loss 30%; 1/2
 // addresses open".
 func (rec *probeRecord) writeChecks(b *strings.Builder, s *checksSummary) {
+	if s.Checks == 0 {
+		b.WriteString("no check made")
+		return
+	}
 	fmt.Fprintf(b, "%d checks", s.Checks)
 	sep := ": "
 	for class, n := range s.Classes {
