@@ -185,11 +185,11 @@ func (e *Exporter) newRecord(req probeRequest, module config.Module, timeout tim
 	return rec, logger
 }
 
-// finishProbe completes rec with the check's result r and records it:
-// self-metrics, log, history. A result
-// that a module's target lists refused (the Policy's error, a
-// *config.TargetDeniedError, with no packet sent) is returned as the
-// error instead, with nothing recorded.
+// finishProbe completes rec with the check's result r and records it in
+// the self-metrics, the log and the history. A result that a module's
+// target lists refused (the Policy's error, a *config.TargetDeniedError,
+// with no packet sent) is returned as the error instead, with nothing
+// recorded.
 func (e *Exporter) finishProbe(rec *probeRecord, logger log.Logger, r prober.Result) (*probeRecord, error) {
 	if errors.Is(r.Err, prober.ErrDenied) {
 		return nil, r.Err

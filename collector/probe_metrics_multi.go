@@ -48,7 +48,7 @@ var (
 )
 
 // synResultSeries are the series of probe_tcp_syn_results: every class.
-var synResultSeries = seriesByLabel(synResultsGauge, "class", append([]prober.Class{prober.ClassOpen}, prober.FailureClasses...))
+var synResultSeries = seriesByLabel(synResultsGauge, "class", allClasses)
 
 // appendSummaryMetrics is appendMetrics for a probe of several checks:
 // the same families, with the values that sum the checks up, and those

@@ -80,7 +80,8 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetr
 	return m
 }
 
-// allClasses are the label values of both counters by class.
+// allClasses are every class, open first: the label values of the
+// counters by class and of probe_tcp_syn_results.
 var allClasses = append([]prober.Class{prober.ClassOpen}, prober.FailureClasses...)
 
 // initModule makes a module's counters exist at 0 before its first probe,
