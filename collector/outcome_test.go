@@ -129,7 +129,8 @@ func outcomeServer(t *testing.T, module string, checker Checker) (*Exporter, *sy
 	return e, logs
 }
 
-func (e *Exporter) probeOnce(t *testing.T) string {
+// probeOnce probes localhost:22 with module m and returns the answer.
+func probeOnce(t *testing.T, e *Exporter) string {
 	t.Helper()
 	w := httptest.NewRecorder()
 	e.ServeHTTP(w, httptest.NewRequest("GET", "/probe?module=m&target=localhost:22", nil))
@@ -161,7 +162,7 @@ func TestFailuresCountProbes(t *testing.T) {
 	for _, tt := range outcomeCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			e, _ := outcomeServer(t, tt.module, tt.results)
-			e.probeOnce(t)
+			probeOnce(t, e)
 			want := byClass("synack_exporter_probe_failures_total", failuresHelp, tt.failures) +
 				byClass("synack_exporter_checks_total", checksHelp, tt.checks)
 			if err := testutil.GatherAndCompare(e.registry, strings.NewReader(want),
@@ -205,7 +206,7 @@ func TestLogAndRowAgreeWithMetrics(t *testing.T) {
 	for _, tt := range outcomeCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			e, logs := outcomeServer(t, tt.module, tt.results)
-			mfs := parseMetrics(t, e.probeOnce(t))
+			mfs := parseMetrics(t, probeOnce(t, e))
 			fields := lastLogLine(t, logs.String())
 			recs := e.history.recent()
 			if len(recs) != 1 {
@@ -276,7 +277,7 @@ func TestHistoryKeepsBoundedSummary(t *testing.T) {
 	}
 	// The checker answers with all of them, whatever syn_count says.
 	e, _ := outcomeServer(t, "{syn_count: 100}", results)
-	e.probeOnce(t)
+	probeOnce(t, e)
 	rec := e.history.recent()[0]
 	if rec.Summary.Checks != 7200 || rec.Summary.Classes[prober.ClassOpen] != 7200 {
 		t.Errorf("summary counts %d checks, %d open; want 7200", rec.Summary.Checks, rec.Summary.Classes[prober.ClassOpen])
