@@ -11,6 +11,11 @@
 //   - /config, /-/healthy, /-/reload (POST), the landing page with recent
 //     probes, and /logs, the stored debug output of a probe in that history.
 //
+// A finished probe is a probeRecord. Its /probe gauges, the exporter's
+// counters, its debug log line and its landing-page row all read what it
+// came to the same way (outcome.go); with several checks the record keeps
+// a summary bounded in size (checks_summary.go), not every result.
+//
 // The handler holds no connections of its own: main.go serves it with a
 // stock net/http server through exporter-toolkit.
 //

@@ -123,7 +123,7 @@ func (e *Exporter) MaxProbeTimeout() time.Duration {
 func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Module, timeout time.Duration) (*probeRecord, error) {
 	rec, logger := e.newRecord(req, module, timeout)
 	if !e.acquire() {
-		return e.settle(rec, logger, e.rejectConcurrency())
+		return e.finishProbe(rec, logger, e.rejectConcurrency())
 	}
 	// The budget goes with the options rather than as a context
 	// deadline: a check answered at once then starts no timer.
@@ -136,7 +136,7 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 		r = e.opts.Checker.Check(ctx, req.Target, opts)
 	}
 	e.release()
-	return e.settle(rec, logger, r)
+	return e.finishProbe(rec, logger, r)
 }
 
 // checkMany makes a module's several checks and keeps their summary in
@@ -149,14 +149,14 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 //go:noinline
 func (e *Exporter) checkMany(ctx context.Context, rec *probeRecord, opts prober.Options, plan prober.Plan) prober.Result {
 	s := e.opts.Checker.CheckMany(ctx, rec.Target, opts, plan)
-	rec.Summary = &s
+	rec.Summary = summarizeChecks(&s)
 	return standIn(&s)
 }
 
-// standIn is the one result that stands for several checks in the log,
-// the history and the self-metrics: the first open one, else the worst
-// (which, when no check was made, says why), with an ACK that any check
-// let out.
+// standIn is the one result whose details stand for several checks
+// (address, mode, an ACK that any check let out): the first open one,
+// else the worst (which, when no check was made, says why). What the
+// probe came to is read from the summary, never from it (outcome.go).
 func standIn(s *prober.Summary) prober.Result {
 	r, ok := s.FirstOpenResult()
 	if !ok {
@@ -185,11 +185,12 @@ func (e *Exporter) newRecord(req probeRequest, module config.Module, timeout tim
 	return rec, logger
 }
 
-// settle completes rec with the check's result r and records it. A result
-// that a module's target lists refused (the Policy's error, a
-// *config.TargetDeniedError, with no packet sent) is returned as the
-// error instead, with nothing recorded.
-func (e *Exporter) settle(rec *probeRecord, logger log.Logger, r prober.Result) (*probeRecord, error) {
+// finishProbe completes rec with the check's result r and records it in
+// the self-metrics, the log and the history. A result that a module's
+// target lists refused (the Policy's error, a *config.TargetDeniedError,
+// with no packet sent) is returned as the error instead, with nothing
+// recorded.
+func (e *Exporter) finishProbe(rec *probeRecord, logger log.Logger, r prober.Result) (*probeRecord, error) {
 	if errors.Is(r.Err, prober.ErrDenied) {
 		return nil, r.Err
 	}
@@ -235,22 +236,45 @@ func logBegin(logger log.Logger, rec *probeRecord) {
 	level.Debug(logger).Log("msg", "Beginning probe", "timeout", rec.Timeout)
 }
 
+// logResult logs the probe's outcome in one line, from the values its
+// /probe metrics report: "Probe succeeded" only with probe_success 1;
+// synack and rtt are probe_tcp_synack_seconds and probe_tcp_rtt_seconds
+// (the medians with several checks), syn_retransmits their sum.
 func logResult(logger log.Logger, rec *probeRecord) {
 	r := rec.Result
-	if r.Success() {
-		level.Debug(logger).Log("msg", "Probe succeeded", "addr", r.Addr, "mode", r.Mode,
-			"dns", r.DNS, "synack", r.SYNACK, "rtt", r.RTT, "syn_retransmits", r.SYNRetransmits,
-			"duration", rec.Duration)
-	} else {
-		level.Debug(logger).Log("msg", "Probe failed", "class", r.Class, "errno", int(r.Errno),
-			"err", r.Err, "addr", r.Addr, "mode", r.Mode, "dns", r.DNS,
-			"syn_retransmits", r.SYNRetransmits, "duration", rec.Duration)
+	msg := "Probe failed"
+	if rec.Succeeded() {
+		msg = "Probe succeeded"
 	}
+	kv := []any{"msg", msg}
 	if s := rec.Summary; s != nil {
-		level.Debug(logger).Log("msg", "Checks summed up", "success", s.Success, "syns_sent", len(s.Results),
-			"open", s.Classes[prober.ClassOpen], "lost", s.Lost, "addresses_checked", len(s.Addresses),
-			"addresses_denied", len(s.Denied), "addresses_cut", s.Cut, "worst_class", s.Worst.Class)
+		kv = append(kv, "checks", s.Checks, "open", s.Classes[prober.ClassOpen], "loss_ratio", s.LossRatio())
+		if s.Plan.AllAddresses {
+			kv = append(kv, "addresses_checked", len(s.Addresses), "addresses_open", s.addressesOpen(),
+				"addresses_denied", s.Denied, "addresses_cut", s.Cut)
+		}
+	} else {
+		kv = append(kv, "class", r.Class)
 	}
+	if e := rec.expect(); e != prober.ExpectOpen {
+		kv = append(kv, "expect", e)
+	}
+	if !rec.Succeeded() {
+		f := rec.failedCheck()
+		if rec.Summary != nil {
+			kv = append(kv, "failed_class", f.Class, "failed_addr", f.Addr)
+		}
+		kv = append(kv, "errno", int(f.Errno))
+		if f.Err != nil {
+			kv = append(kv, "err", f.Err)
+		}
+	}
+	kv = append(kv, "addr", rec.addr(), "mode", r.Mode, "dns", rec.dns())
+	if synack, ok := rec.synack(); ok {
+		kv = append(kv, "synack", synack, "rtt", rec.rtt())
+	}
+	kv = append(kv, "syn_retransmits", rec.synRetransmits(), "duration", rec.Duration)
+	level.Debug(logger).Log(kv...)
 	if ackLeaked(r) {
 		logACKLeak(logger, rec)
 	}

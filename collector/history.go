@@ -20,19 +20,12 @@ type probeRecord struct {
 	Target   string
 	Timeout  time.Duration
 	Duration time.Duration
-	// Result is the check's result or, with several checks, the one that
-	// stands for them (see standIn); Summary then sums them all up.
+	// Result is the check's result. With several checks, Summary sums
+	// them up (bounded, whatever their number), and Result is the one
+	// whose details stand for them (see standIn): read the probe's
+	// outcome through the methods of outcome.go, never from Result alone.
 	Result  prober.Result
-	Summary *prober.Summary
-}
-
-// Succeeded is the probe's probe_success: whether its check, or its checks
-// together, ended as the module expects.
-func (rec *probeRecord) Succeeded() bool {
-	if rec.Summary != nil {
-		return rec.Summary.Success
-	}
-	return rec.Config.ExpectOutcome().Met(rec.Result.Class)
+	Summary *checksSummary
 }
 
 // history keeps the latest probes. Failures go to a ring of their own so

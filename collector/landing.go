@@ -50,8 +50,8 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
 <tr><th>Time (UTC)</th><th>Module</th><th>Target</th><th>Result</th><th>SYN-ACK</th><th>Duration</th><th>Debug</th></tr>
 {{range .Probes}}<tr{{if not .Succeeded}} class="failed"{{end}}>
 <td>{{utc .Start}}</td><td>{{.Module}}</td><td>{{.Target}}</td>
-<td>{{.Result.Class}}{{with .Result.Err}}: {{.}}{{end}}</td>
-<td>{{if .Result.Success}}{{duration .Result.SYNACK}}{{end}}</td>
+<td>{{.Outcome}}</td>
+<td>{{with .SYNACK}}{{duration .}}{{end}}</td>
 <td>{{duration .Duration}}</td>
 <td><a href="logs?id={{.ID}}">logs</a></td>
 </tr>

@@ -121,10 +121,12 @@ synack_exporter_config_last_reload_successful 1
 # HELP synack_exporter_module_unknown_total Probe requests rejected because they named a module the configuration does not have.
 # TYPE synack_exporter_module_unknown_total counter
 synack_exporter_module_unknown_total 1
-# HELP synack_exporter_probe_failures_total Probes that did not get a SYN-ACK, by module and failure class.
+# HELP synack_exporter_probe_failures_total Probes that answered probe_success 0, by module and the class of the check that failed them (the first that did not end as the module expects; open for a port that answered but must not).
 # TYPE synack_exporter_probe_failures_total counter
 synack_exporter_probe_failures_total{class="local",module="tcp_short"} 0
 synack_exporter_probe_failures_total{class="local",module="tcp_synack"} 0
+synack_exporter_probe_failures_total{class="open",module="tcp_short"} 0
+synack_exporter_probe_failures_total{class="open",module="tcp_synack"} 0
 synack_exporter_probe_failures_total{class="other",module="tcp_short"} 0
 synack_exporter_probe_failures_total{class="other",module="tcp_synack"} 0
 synack_exporter_probe_failures_total{class="prohibited",module="tcp_short"} 0

@@ -108,7 +108,7 @@ var probeFamilies = sortFamilies([]probeFamily{
 	// Only with several checks.
 	{name: "probe_tcp_syns_sent", helpMany: "Half-open checks this probe made.",
 		write: func(b []byte, v probeView) []byte {
-			return sample(b, "probe_tcp_syns_sent", float64(len(v.many.Results)))
+			return sample(b, "probe_tcp_syns_sent", float64(v.many.Checks))
 		}},
 	{name: "probe_tcp_syn_results", helpMany: "Checks of this probe that ended in each class.",
 		write: func(b []byte, v probeView) []byte {
@@ -142,11 +142,11 @@ var probeFamilies = sortFamilies([]probeFamily{
 		}},
 	{name: "probe_tcp_addresses_open", helpMany: "Addresses where at least one check found the port open.",
 		write: func(b []byte, v probeView) []byte {
-			return sampleIf(b, v.addresses(), "probe_tcp_addresses_open", float64(v.addressesOpen()))
+			return sampleIf(b, v.addresses(), "probe_tcp_addresses_open", float64(v.many.addressesOpen()))
 		}},
 	{name: "probe_tcp_addresses_denied", helpMany: "Addresses refused by the module's target lists.",
 		write: func(b []byte, v probeView) []byte {
-			return sampleIf(b, v.addresses(), "probe_tcp_addresses_denied", float64(len(v.many.Denied)))
+			return sampleIf(b, v.addresses(), "probe_tcp_addresses_denied", float64(v.many.Denied))
 		}},
 	{name: "probe_tcp_addresses_cut", helpMany: "Addresses not checked for being beyond address_limit.",
 		write: func(b []byte, v probeView) []byte {
@@ -170,6 +170,6 @@ var probeFamilies = sortFamilies([]probeFamily{
 // of the families with a label.
 var (
 	errorClassSeries = seriesByLabel("probe_tcp_error_class", "class", prober.FailureClasses)
-	synResultSeries  = seriesByLabel("probe_tcp_syn_results", "class", append([]prober.Class{prober.ClassOpen}, prober.FailureClasses...))
+	synResultSeries  = seriesByLabel("probe_tcp_syn_results", "class", allClasses)
 	peerOptionSeries = seriesByLabel("probe_tcp_peer_option", "option", prober.PeerOptions)
 )

@@ -33,9 +33,9 @@ func summaryRecords(t *testing.T) map[string]*probeRecord {
 			Options: prober.OptionTimestamps | prober.OptionSACK | prober.OptionWindowScale}
 		return r
 	}
-	summary := func(s prober.Summary) *prober.Summary {
+	summary := func(s prober.Summary) *checksSummary {
 		s.Summarize()
-		return &s
+		return summarizeChecks(&s)
 	}
 	module := func(yaml string) config.Module {
 		c, err := config.Load([]byte("modules:\n  m: " + yaml + "\n"))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +18,12 @@ var stableProbeMetrics = []string{
 	"probe_success", "probe_timeout_seconds", "probe_ip_protocol", "probe_ip_addr_hash",
 	"probe_tcp_syn_retransmits", "probe_tcp_ack_sent", "probe_tcp_errno", "probe_tcp_error_class",
 }
+
+// stableButRetransmits is stableProbeMetrics for a check that waited
+// long enough for the kernel to re-send its SYN.
+var stableButRetransmits = slices.DeleteFunc(slices.Clone(stableProbeMetrics), func(name string) bool {
+	return name == "probe_tcp_syn_retransmits"
+})
 
 const probeHelp = `# HELP probe_success 1 if the check met the module's expect (by default: a SYN-ACK came), else 0.
 # TYPE probe_success gauge

@@ -19,6 +19,7 @@ const reasonConcurrency = "concurrency"
 type selfMetrics struct {
 	probes        *prometheus.CounterVec
 	failures      *prometheus.CounterVec
+	checks        *prometheus.CounterVec
 	rejected      *prometheus.CounterVec
 	ackLeaks      prometheus.Counter
 	moduleUnknown prometheus.Counter
@@ -36,7 +37,11 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetr
 		}, []string{"module"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "probe_failures_total",
-			Help: "Probes that did not get a SYN-ACK, by module and failure class.",
+			Help: "Probes that answered probe_success 0, by module and the class of the check that failed them (the first that did not end as the module expects; open for a port that answered but must not).",
+		}, []string{"module", "class"}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "checks_total",
+			Help: "Checks made by probes, by module and the class each ended in, whether the module expected it or not (a probe that could make none counts the class that says why).",
 		}, []string{"module", "class"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "probes_rejected_total",
@@ -66,7 +71,7 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetr
 	m.rejected.WithLabelValues(reasonConcurrency)
 	m.rejected.WithLabelValues(reasonTargetDenied)
 	reg.MustRegister(
-		m.probes, m.failures, m.rejected, m.ackLeaks, m.moduleUnknown,
+		m.probes, m.failures, m.checks, m.rejected, m.ackLeaks, m.moduleUnknown,
 		m.reloadOK, m.reloadTime, inFlightGauge,
 		versioncollector.NewCollector(namespace),
 		collectors.NewGoCollector(),
@@ -75,20 +80,30 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetr
 	return m
 }
 
+// allClasses are every class, open first: the label values of the
+// counters by class and of probe_tcp_syn_results.
+var allClasses = append([]prober.Class{prober.ClassOpen}, prober.FailureClasses...)
+
 // initModule makes a module's counters exist at 0 before its first probe,
 // so rate() and absent() work from the start.
 func (m *selfMetrics) initModule(module string) {
 	m.probes.WithLabelValues(module)
-	for _, class := range prober.FailureClasses {
+	for _, class := range allClasses {
 		m.failures.WithLabelValues(module, class.String())
+		m.checks.WithLabelValues(module, class.String())
 	}
 }
 
 // observe counts one finished probe.
 func (m *selfMetrics) observe(rec *probeRecord) {
 	m.probes.WithLabelValues(rec.Module).Inc()
-	if !rec.Result.Success() {
-		m.failures.WithLabelValues(rec.Module, rec.Result.Class.String()).Inc()
+	if !rec.Succeeded() {
+		m.failures.WithLabelValues(rec.Module, rec.failedCheck().Class.String()).Inc()
+	}
+	for class, n := range rec.classCounts() {
+		if n > 0 {
+			m.checks.WithLabelValues(rec.Module, prober.Class(class).String()).Add(float64(n))
+		}
 	}
 	if n := ackLeaks(rec); n > 0 {
 		m.ackLeaks.Add(float64(n))

@@ -182,7 +182,9 @@ TARGET_C=$LO:$P_C
 # Scraped with a module the exporter does not have: HTTP 400, no probe sent.
 BAD_TARGET=$LO:9
 # Several checks per scrape (tcp_loss, tcp_all_addresses,
-# tcp_must_be_filtered): D answers, E never does.
+# tcp_must_be_filtered): D answers, E never does. E is probed with every
+# several-check module and D also with tcp_must_be_filtered, so that one
+# module of each kind fails (see "one module of each kind" below).
 TARGET_D=$LO:$P_D
 TARGET_E=$LO:$P_E
 
@@ -234,8 +236,8 @@ helper prom-config --src "$HERE/prometheus.yml" --out "$WORK/prometheus.yml" \
 	--targets "synack_tcp_ip4=$TARGET_A" \
 	--targets "synack_tcp_fast=$TARGET_B,$TARGET_C" \
 	--targets "synack_tcp_loss=$TARGET_D,$TARGET_E" \
-	--targets "synack_tcp_all_addresses=$TARGET_D" \
-	--targets "synack_tcp_must_be_filtered=$TARGET_E" \
+	--targets "synack_tcp_all_addresses=$TARGET_D,$TARGET_E" \
+	--targets "synack_tcp_must_be_filtered=$TARGET_E,$TARGET_D" \
 	--extra synack_tcp_synack no_such_module "$BAD_TARGET" ||
 	fatal "could not derive the Prometheus configuration"
 check "derived configuration passes promtool" "$PROMTOOL" check config "$WORK/prometheus.yml"
@@ -298,6 +300,30 @@ check "the webhook receives SynackTargetDown for B, class refused in the summary
 	helper webhook-wait --file "$WORK/webhook.jsonl" --timeout "$WAIT" \
 	--label alertname=SynackTargetDown --label "instance=$TARGET_B" \
 	--summary-contains "(refused)"
+# --- one module of each kind: which alerts fire, and which do not -----------------
+# One check: B (refused, above) and the silent C (tcp_fast). Several SYNs
+# (tcp_loss) and every address (tcp_all_addresses): the silent E answers
+# none, so SynackTargetDown, while D answers all. expect: timeout
+# (tcp_must_be_filtered): E is dropped as expected, D answers.
+check "one check (tcp_fast): SynackTargetDown fires for the silent C" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr "ALERTS{alertname=\"SynackTargetDown\",alertstate=\"firing\",job=\"synack_tcp_fast\",instance=\"$TARGET_C\"}"
+check "several SYNs and every address: SynackTargetDown fires for E in tcp_loss and tcp_all_addresses" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 --value 1 \
+	--expr "ALERTS{alertname=\"SynackTargetDown\",alertstate=\"firing\",job=~\"synack_tcp_loss|synack_tcp_all_addresses\",instance=\"$TARGET_E\"}"
+check "expect: timeout: SynackExpectationFailed fires for D, which answers" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr "ALERTS{alertname=\"SynackExpectationFailed\",alertstate=\"firing\",instance=\"$TARGET_D\"}"
+check "the webhook receives SynackExpectationFailed for D, saying it is open" \
+	helper webhook-wait --file "$WORK/webhook.jsonl" --timeout "$WAIT" \
+	--label alertname=SynackExpectationFailed --label "instance=$TARGET_D" \
+	--summary-contains "should be timeout but is open"
+check "no other alert of a several-check or expect module (pending or firing)" \
+	helper wait --prom "$PROM" --timeout 1 --count 0 \
+	--expr "ALERTS{alertname=~\"SynackTargetDegraded|SynackPacketLoss|SynackAddressDown\"} or ALERTS{job=\"synack_tcp_must_be_filtered\",instance=\"$TARGET_E\"} or ALERTS{job=~\"synack_tcp_loss|synack_tcp_all_addresses\",instance=\"$TARGET_D\"} or ALERTS{alertname=\"SynackTargetDown\",job=\"synack_tcp_must_be_filtered\"}"
+check "probe_failures_total counts D's tcp_must_be_filtered probes (class open), not E's" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 \
+	--expr "synack_exporter_probe_failures_total{module=\"tcp_must_be_filtered\",class=\"open\"} > 0 and on() synack_exporter_probe_failures_total{module=\"tcp_must_be_filtered\",class=\"timeout\"} == 0"
 check "a scrape with an unknown module fails (HTTP 400, up 0) and is counted" \
 	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 0 \
 	--expr "up{instance=\"$BAD_TARGET\"} == 0 and on() synack_exporter_module_unknown_total > 0"
@@ -319,12 +345,17 @@ check "recorded SYN-ACK quantiles and baseline exist for A" \
 check "every Grafana dashboard query runs and returns data" \
 	helper dashboard --prom "$PROM" --dashboard "$HERE/grafana-dashboard.json" \
 	--target "$TARGET_A" --target "$TARGET_B" --target "$TARGET_D"
+check "dashboard: \"Failing now\" lists E's tcp_loss failure, not E's expected timeout" \
+	helper dashboard-panel --prom "$PROM" --dashboard "$HERE/grafana-dashboard.json" \
+	--panel "Failing now" --present "job=synack_tcp_loss,instance=$TARGET_E" \
+	--present "job=synack_tcp_must_be_filtered,instance=$TARGET_D,class=open" \
+	--absent "job=synack_tcp_must_be_filtered,instance=$TARGET_E"
 # A leaked ACK does not heal: no point waiting long for these two.
 check "synack_exporter_ack_leaks_total is 0" \
 	helper wait --prom "$PROM" --timeout 5 --count 1 --value 0 \
 	--expr 'synack_exporter_ack_leaks_total'
 check "no probe sent an ACK (probe_tcp_ack_sent always 0)" \
-	helper wait --prom "$PROM" --timeout 5 --count 9 --value 0 \
+	helper wait --prom "$PROM" --timeout 5 --count 11 --value 0 \
 	--expr 'max_over_time(probe_tcp_ack_sent[10m])'
 accepted=$(cat "$WORK/accepted-a" 2>/dev/null)
 if [[ $accepted == 0 ]]; then

@@ -414,6 +414,30 @@ def cmd_dashboard(args):
     print(f"{checked} dashboard queries returned data")
 
 
+def cmd_dashboard_panel(args):
+    """Run one panel's first query as an instant query, with the variables
+    set to All, and check which series it lists: each --present
+    job=...,instance=... must be there, each --absent must not."""
+    with open(args.dashboard) as f:
+        dash = json.load(f)
+    exprs = [expr for where, expr, _ in dashboard_exprs(dash)
+             if where.startswith(f"panel {args.panel!r} ")]
+    if not exprs:
+        die(f"no panel {args.panel!r} with a query")
+    vars_all = {"job": "synack_.+", "module": ".*", "target": ".+"}
+    q = substitute(exprs[0], vars_all, args.range)
+    got = [s["metric"] for s in instant(args.prom, q)["result"]]
+
+    def listed(want):
+        labels = dict(kv.split("=", 1) for kv in want.split(","))
+        return any(all(m.get(k) == v for k, v in labels.items()) for m in got)
+    wrong = [f"{w} missing" for w in args.present if not listed(w)]
+    wrong += [f"{w} listed" for w in args.absent if listed(w)]
+    if wrong:
+        die(f"panel {args.panel!r}: {'; '.join(wrong)}; it lists {got}")
+    print(f"panel {args.panel!r} lists {len(got)} series as expected")
+
+
 # --- sharding ----------------------------------------------------------------------
 
 def hashmod(value, modulus):
@@ -569,6 +593,15 @@ def main():
     p.add_argument("--target", action="append", required=True)
     p.add_argument("--range", default="5m")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("dashboard-panel")
+    p.add_argument("--prom", required=True)
+    p.add_argument("--dashboard", required=True)
+    p.add_argument("--panel", required=True)
+    p.add_argument("--present", action="append", default=[])
+    p.add_argument("--absent", action="append", default=[])
+    p.add_argument("--range", default="5m")
+    p.set_defaults(func=cmd_dashboard_panel)
 
     p = sub.add_parser("dashboard-lint")
     p.add_argument("dashboard")
