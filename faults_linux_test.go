@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +16,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"golang.org/x/sys/unix"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/loopback"
 )
 
 // countFDs counts the open file descriptors of process pid.
@@ -133,5 +137,80 @@ func TestBinaryOutOfFDs(t *testing.T) {
 	}
 	if p.cmd.ProcessState != nil {
 		t.Fatalf("the exporter exited: %v", p.cmd.ProcessState)
+	}
+}
+
+// TestBinaryChecksWithinFDLimit: under a low RLIMIT_NOFILE the exporter
+// sizes its limits to it at start. Probes of ten checks each to a silent
+// target fill the check slots; the probes beyond them are refused at once
+// (class local, EAGAIN), no check fails for want of a descriptor
+// (EMFILE), and /metrics answers while every slot is held.
+func TestBinaryChecksWithinFDLimit(t *testing.T) {
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("needs prlimit (util-linux)")
+	}
+	dir := t.TempDir()
+	config := "modules:\n  tcp_ten:\n    timeout: 3s\n    syn_count: 10\n    syn_interval: 0s\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// 320 descriptors: 64 kept back, a quarter of the rest (64) for
+	// connections, 192 for checks: 19 probes of 10.
+	p := startWrapped(t, buildBinary, []string{"prlimit", "--nofile=320:320"}, dir, "--web.listen-address=127.0.0.1:0")
+	sized := p.waitLog(t, regexp.MustCompile(`max_checks_in_flight=(\d+)`))
+	addr := p.waitLog(t, listeningRE)
+	if sized != "192" {
+		t.Fatalf("max_checks_in_flight=%s, want 192", sized)
+	}
+	silent := loopback.Silent(t)
+	const probes, held = 40, 19
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxConnsPerHost: probes, MaxIdleConnsPerHost: probes}}
+	defer client.CloseIdleConnections()
+	type answer struct{ success, errno float64 }
+	answers := make(chan answer, probes)
+	for range probes {
+		go func() {
+			resp, err := client.Get("http://" + addr + "/probe?module=tcp_ten&target=" + silent.String())
+			if err != nil {
+				t.Error(err)
+				answers <- answer{-1, -1}
+				return
+			}
+			defer resp.Body.Close()
+			parser := expfmt.NewTextParser(model.UTF8Validation)
+			mfs, err := parser.TextToMetricFamilies(resp.Body)
+			if err != nil {
+				t.Error(err)
+				answers <- answer{-1, -1}
+				return
+			}
+			answers <- answer{mfs["probe_success"].GetMetric()[0].GetGauge().GetValue(), mfs["probe_tcp_errno"].GetMetric()[0].GetGauge().GetValue()}
+		}()
+	}
+	// The refused ones answer at once, while the held ones wait 3s.
+	for range probes - held {
+		if a := <-answers; a.errno != float64(unix.EAGAIN) {
+			t.Errorf("a probe beyond the slots: success %v errno %v, want refused with EAGAIN", a.success, a.errno)
+		}
+	}
+	start := time.Now()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("/metrics with every slot held: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	t.Logf("/metrics with every check slot held took %v", took)
+	if took > time.Second {
+		t.Errorf("/metrics took %v with every check slot held", took)
+	}
+	if !strings.Contains(string(body), "synack_exporter_checks_in_flight 190") {
+		t.Errorf("/metrics does not show the 190 checks in flight")
+	}
+	for range held {
+		if a := <-answers; a.errno != float64(unix.ETIMEDOUT) {
+			t.Errorf("a probe holding slots: success %v errno %v, want a timeout", a.success, a.errno)
+		}
 	}
 }

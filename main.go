@@ -42,7 +42,8 @@ func main() {
 		configCheck    = kingpin.Flag("config.check", "Validate the configuration, then exit: 0 if valid, 1 with the error on stderr.").Bool()
 		timeoutOffset  = kingpin.Flag("timeout-offset", "Subtracted from the scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to get a probe's budget.").Default("0.5s").Duration()
 		historyLimit   = kingpin.Flag("history.limit", "Recent successes, and separately recent failures, shown on the landing page.").Default("100").Uint()
-		maxConcurrency = kingpin.Flag("probe.max-concurrency", "Probes allowed in flight; beyond it a probe fails at once with class local. 0 means no limit.").Default("10000").Uint()
+		maxConcurrency = kingpin.Flag("probe.max-concurrency", "Checks (sockets) allowed in flight over all probes; a probe takes as many as its module can make, and beyond the limit fails at once with class local. Lowered to fit the file descriptor limit; 0 means as many as that allows.").Default("10000").Uint()
+		maxConnections = kingpin.Flag("web.max-connections", "Open HTTP connections allowed; beyond it a new connection is closed at once. Lowered to a quarter of the file descriptor limit; 0 means that quarter.").Default("1000").Uint()
 		logLevel       = kingpin.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error. Probe lines are debug.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat      = kingpin.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 		idleTimeout    = kingpin.Flag("web.idle-timeout", "How long a keep-alive connection may wait for its next request before the exporter closes it. Longer than common scrape intervals (15s to 2m), so that Prometheus reuses one connection from scrape to scrape, yet bounded, so that clients that go quiet do not hold connections.").Default("5m").Duration()
@@ -75,6 +76,12 @@ func main() {
 
 	level.Info(logger).Log("msg", "Starting "+name, "version", version.Info())
 	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
+	limits, err := collector.SizeLimits(int(*maxConcurrency), int(*maxConnections))
+	if err != nil {
+		fatal(logger, "Error reading the file descriptor limit", err)
+	}
+	level.Info(logger).Log("msg", "Sized to the file descriptor limit", "fd_limit", limits.FDs,
+		"max_checks_in_flight", limits.Checks, "max_connections", limits.Connections)
 	checker, err := prober.NewChecker()
 	if err != nil {
 		fatal(logger, "Error starting the prober", err)
@@ -86,7 +93,7 @@ func main() {
 		DebugLog:       *logLevel == "debug",
 		TimeoutOffset:  *timeoutOffset,
 		HistoryLimit:   int(*historyLimit),
-		MaxConcurrency: int(*maxConcurrency),
+		MaxConcurrency: limits.Checks,
 	})
 	if err := exporter.Reload(); err != nil {
 		os.Exit(1) // Reload has logged the error
@@ -101,6 +108,7 @@ func main() {
 		// file descriptors, in the same format as every other line.
 		ErrorLog: slog.NewLogLogger(slogger.Handler(), slog.LevelError),
 	}
+	collector.LimitConnections(server, limits.Connections)
 	served := make(chan error, 1)
 	go func() {
 		served <- web.ListenAndServe(server, webFlags, slogger)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,6 +72,13 @@ func startExporter(t *testing.T, dir string, args ...string) *exporterProcess {
 // startBuilt runs the binary that build returns in dir.
 func startBuilt(t *testing.T, build func() (string, error), dir string, args ...string) *exporterProcess {
 	t.Helper()
+	return startWrapped(t, build, nil, dir, args...)
+}
+
+// startWrapped is startBuilt with the binary run by a wrapper command
+// (such as prlimit) that takes it and its arguments last.
+func startWrapped(t *testing.T, build func() (string, error), wrapper []string, dir string, args ...string) *exporterProcess {
+	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the end-to-end test checks half-open probes, which need Linux")
 	}
@@ -78,7 +86,8 @@ func startBuilt(t *testing.T, build func() (string, error), dir string, args ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &exporterProcess{cmd: exec.Command(bin, args...), lines: make(chan string, 100)}
+	argv := append(append(slices.Clone(wrapper), bin), args...)
+	p := &exporterProcess{cmd: exec.Command(argv[0], argv[1:]...), lines: make(chan string, 100)}
 	p.cmd.Dir = dir
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

@@ -43,7 +43,10 @@ type Options struct {
 	// HistoryLimit is how many successes, and separately how many
 	// failures, the landing page keeps; 0 keeps none.
 	HistoryLimit int
-	// MaxConcurrency is how many probes may run at once; 0 means no limit.
+	// MaxConcurrency is how many checks (sockets) may be in flight at
+	// once, over all probes; a probe takes as many as its module can
+	// make (config.Module.Checks) for as long as it runs. 0 means no
+	// limit.
 	MaxConcurrency int
 }
 
@@ -56,13 +59,16 @@ type Exporter struct {
 	history  *history
 	mux      *http.ServeMux
 
+	// inFlight counts the probes running, checks the check slots they
+	// hold.
 	inFlight atomic.Int64
+	checks   atomic.Int64
 	lastID   atomic.Uint64
 	reloadMu sync.Mutex // keeps the reload gauges in step with the store
 }
 
 // errConcurrency is the reason of a probe refused by --probe.max-concurrency.
-var errConcurrency = errors.New("too many probes in flight (--probe.max-concurrency)")
+var errConcurrency = errors.New("too many checks in flight (--probe.max-concurrency)")
 
 // New returns an Exporter. It holds no configuration until Reload.
 func New(opts Options) *Exporter {
@@ -75,7 +81,7 @@ func New(opts Options) *Exporter {
 		registry: prometheus.NewRegistry(),
 		history:  newHistory(opts.HistoryLimit),
 	}
-	e.metrics = newSelfMetrics(e.registry, &e.inFlight)
+	e.metrics = newSelfMetrics(e.registry, &e.inFlight, &e.checks)
 	e.mux = e.routes()
 	return e
 }
@@ -122,7 +128,8 @@ func (e *Exporter) MaxProbeTimeout() time.Duration {
 // recorded.
 func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Module, timeout time.Duration) (*probeRecord, error) {
 	rec, logger := e.newRecord(req, module, timeout)
-	if !e.acquire() {
+	slots := module.Checks()
+	if !e.acquire(slots) {
 		return e.finishProbe(rec, logger, e.rejectConcurrency())
 	}
 	// The budget goes with the options rather than as a context
@@ -135,7 +142,7 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 	} else {
 		r = e.opts.Checker.Check(ctx, req.Target, opts)
 	}
-	e.release()
+	e.release(slots)
 	return e.finishProbe(rec, logger, r)
 }
 
@@ -212,18 +219,23 @@ func (e *Exporter) rejectConcurrency() prober.Result {
 	return prober.Result{Class: prober.ClassLocal, Errno: syscall.EAGAIN, Err: errConcurrency}
 }
 
-// acquire takes a slot for a probe without waiting: beyond the limit a
-// probe fails at once, since a queued probe would only run out of time.
-func (e *Exporter) acquire() bool {
-	n := e.inFlight.Add(1)
+// acquire takes the check slots of a probe without waiting: beyond the
+// limit a probe fails at once, since a queued probe would only run out
+// of time.
+func (e *Exporter) acquire(checks int) bool {
+	n := e.checks.Add(int64(checks))
 	if limit := int64(e.opts.MaxConcurrency); limit > 0 && n > limit {
-		e.inFlight.Add(-1)
+		e.checks.Add(-int64(checks))
 		return false
 	}
+	e.inFlight.Add(1)
 	return true
 }
 
-func (e *Exporter) release() { e.inFlight.Add(-1) }
+func (e *Exporter) release(checks int) {
+	e.inFlight.Add(-1)
+	e.checks.Add(-int64(checks))
+}
 
 // probeLogger adds a probe's module and target to logger's lines. The
 // level, added last, goes before them but after what logger itself adds

@@ -79,9 +79,10 @@ synack_exporter_probes_in_flight 1
 		t.Error("the probe holding the slot did not succeed")
 	}
 	if err := testutil.ScrapeAndCompare(s.URL+"/metrics", strings.NewReader(`
-# HELP synack_exporter_probes_rejected_total Probes refused before any packet was sent, by reason (concurrency: --probe.max-concurrency probes were already in flight; target_denied: the module's allowed_targets or denied_targets refused the target).
+# HELP synack_exporter_probes_rejected_total Probes refused or cut short by a limit, by reason (concurrency: the probe's checks would exceed --probe.max-concurrency checks in flight, no packet sent; target_denied: the module's allowed_targets or denied_targets refused the target, no packet sent; local: this host could not make some of the probe's checks, out of file descriptors, buffers or ports).
 # TYPE synack_exporter_probes_rejected_total counter
 synack_exporter_probes_rejected_total{reason="concurrency"} 1
+synack_exporter_probes_rejected_total{reason="local"} 0
 synack_exporter_probes_rejected_total{reason="target_denied"} 0
 # HELP synack_exporter_probes_in_flight Probes running right now.
 # TYPE synack_exporter_probes_in_flight gauge
@@ -142,9 +143,10 @@ synack_exporter_probe_failures_total{class="unreachable",module="tcp_synack"} 0
 # HELP synack_exporter_probes_in_flight Probes running right now.
 # TYPE synack_exporter_probes_in_flight gauge
 synack_exporter_probes_in_flight 0
-# HELP synack_exporter_probes_rejected_total Probes refused before any packet was sent, by reason (concurrency: --probe.max-concurrency probes were already in flight; target_denied: the module's allowed_targets or denied_targets refused the target).
+# HELP synack_exporter_probes_rejected_total Probes refused or cut short by a limit, by reason (concurrency: the probe's checks would exceed --probe.max-concurrency checks in flight, no packet sent; target_denied: the module's allowed_targets or denied_targets refused the target, no packet sent; local: this host could not make some of the probe's checks, out of file descriptors, buffers or ports).
 # TYPE synack_exporter_probes_rejected_total counter
 synack_exporter_probes_rejected_total{reason="concurrency"} 0
+synack_exporter_probes_rejected_total{reason="local"} 0
 synack_exporter_probes_rejected_total{reason="target_denied"} 0
 # HELP synack_exporter_probes_total Probes answered with metrics, by module, whatever their outcome.
 # TYPE synack_exporter_probes_total counter
@@ -163,5 +165,49 @@ synack_exporter_probes_total{module="tcp_synack"} 3
 		if _, ok := mfs[name]; !ok {
 			t.Errorf("/metrics lacks %s", name)
 		}
+	}
+}
+
+// TestMaxConcurrencyCountsChecks: --probe.max-concurrency counts check
+// slots, not probes: a module of ten checks does not fit a limit of five
+// even with nothing in flight, and a probe whose checks this host could
+// not all make fails and is counted as cut short.
+func TestMaxConcurrencyCountsChecks(t *testing.T) {
+	results := map[string]prober.Result{
+		"open.test:22":   openResult,
+		"emfile.test:22": {Class: prober.ClassLocal, Errno: syscall.EMFILE, Mode: prober.ModeHalfOpen},
+	}
+	s := newTestServer(t, Options{MaxConcurrency: 5, Checker: checkerFunc(func(_ context.Context, target string) prober.Result {
+		return results[target]
+	})})
+	writeFile(t, s.ConfigPath, testConfig+"  tcp_ten:\n    syn_count: 10\n  tcp_two:\n    syn_count: 2\n")
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := s.get(t, "/probe?module=tcp_ten&target=open.test:22")
+	mfs := parseMetrics(t, body)
+	if gaugeValue(t, mfs, "probe_success") != 0 || gaugeValue(t, mfs, "probe_tcp_errno") != float64(syscall.EAGAIN) {
+		t.Errorf("ten checks under a limit of five:\n%s", body)
+	}
+	_, _, body = s.get(t, "/probe?module=tcp_two&target=open.test:22")
+	if gaugeValue(t, parseMetrics(t, body), "probe_success") != 1 {
+		t.Errorf("two checks under a limit of five:\n%s", body)
+	}
+	_, _, body = s.get(t, "/probe?module=tcp_two&target=emfile.test:22")
+	mfs = parseMetrics(t, body)
+	if gaugeValue(t, mfs, "probe_success") != 0 || gaugeValue(t, mfs, "probe_tcp_errno") != float64(syscall.EMFILE) {
+		t.Errorf("checks that could not be made:\n%s", body)
+	}
+	if err := testutil.ScrapeAndCompare(s.URL+"/metrics", strings.NewReader(`
+# HELP synack_exporter_probes_rejected_total Probes refused or cut short by a limit, by reason (concurrency: the probe's checks would exceed --probe.max-concurrency checks in flight, no packet sent; target_denied: the module's allowed_targets or denied_targets refused the target, no packet sent; local: this host could not make some of the probe's checks, out of file descriptors, buffers or ports).
+# TYPE synack_exporter_probes_rejected_total counter
+synack_exporter_probes_rejected_total{reason="concurrency"} 1
+synack_exporter_probes_rejected_total{reason="local"} 1
+synack_exporter_probes_rejected_total{reason="target_denied"} 0
+# HELP synack_exporter_checks_in_flight Check slots the probes running right now hold: the checks (sockets) their modules can make, which --probe.max-concurrency bounds.
+# TYPE synack_exporter_checks_in_flight gauge
+synack_exporter_checks_in_flight 0
+`), "synack_exporter_probes_rejected_total", "synack_exporter_checks_in_flight"); err != nil {
+		t.Error(err)
 	}
 }

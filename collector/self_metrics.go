@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"errors"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,8 +13,13 @@ import (
 
 const namespace = "synack_exporter"
 
-// Reasons a probe is refused before it starts, for probes_rejected_total.
-const reasonConcurrency = "concurrency"
+// Reasons for probes_rejected_total: a probe refused before it starts
+// (concurrency, target_denied), or one whose checks this host could not
+// all make (local).
+const (
+	reasonConcurrency = "concurrency"
+	reasonLocal       = "local"
+)
 
 // selfMetrics are the exporter's own metrics, served on /metrics.
 type selfMetrics struct {
@@ -29,7 +35,7 @@ type selfMetrics struct {
 
 // newSelfMetrics registers the exporter's metrics, the Go and process
 // collectors and build_info in reg. inFlight is read at scrape time.
-func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetrics {
+func newSelfMetrics(reg prometheus.Registerer, inFlight, checksInFlight *atomic.Int64) *selfMetrics {
 	m := &selfMetrics{
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "probes_total",
@@ -45,7 +51,7 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetr
 		}, []string{"module", "class"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "probes_rejected_total",
-			Help: "Probes refused before any packet was sent, by reason (concurrency: --probe.max-concurrency probes were already in flight; target_denied: the module's allowed_targets or denied_targets refused the target).",
+			Help: "Probes refused or cut short by a limit, by reason (concurrency: the probe's checks would exceed --probe.max-concurrency checks in flight, no packet sent; target_denied: the module's allowed_targets or denied_targets refused the target, no packet sent; local: this host could not make some of the probe's checks, out of file descriptors, buffers or ports).",
 		}, []string{"reason"}),
 		ackLeaks: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "ack_leaks_total",
@@ -68,11 +74,16 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight *atomic.Int64) *selfMetr
 		Namespace: namespace, Name: "probes_in_flight",
 		Help: "Probes running right now.",
 	}, func() float64 { return float64(inFlight.Load()) })
+	checksGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "checks_in_flight",
+		Help: "Check slots the probes running right now hold: the checks (sockets) their modules can make, which --probe.max-concurrency bounds.",
+	}, func() float64 { return float64(checksInFlight.Load()) })
 	m.rejected.WithLabelValues(reasonConcurrency)
 	m.rejected.WithLabelValues(reasonTargetDenied)
+	m.rejected.WithLabelValues(reasonLocal)
 	reg.MustRegister(
 		m.probes, m.failures, m.checks, m.rejected, m.ackLeaks, m.moduleUnknown,
-		m.reloadOK, m.reloadTime, inFlightGauge,
+		m.reloadOK, m.reloadTime, inFlightGauge, checksGauge,
 		versioncollector.NewCollector(namespace),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -107,5 +118,8 @@ func (m *selfMetrics) observe(rec *probeRecord) {
 	}
 	if n := ackLeaks(rec); n > 0 {
 		m.ackLeaks.Add(float64(n))
+	}
+	if !errors.Is(rec.Result.Err, errConcurrency) && rec.classCounts()[prober.ClassLocal] > 0 {
+		m.rejected.WithLabelValues(reasonLocal).Inc()
 	}
 }

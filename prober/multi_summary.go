@@ -128,7 +128,12 @@ func (s *Summary) summarize() {
 	s.Addresses = s.addressSummaries()
 	s.Success = s.met(s.Results)
 	if len(s.Results) > 0 {
-		i := slices.IndexFunc(s.Results, func(r Result) bool { return !r.Success() })
+		// A check this host could not make stands for the probe before
+		// any answer: the probe was not what the module asked for.
+		i := slices.IndexFunc(s.Results, func(r Result) bool { return r.Class == ClassLocal })
+		if i < 0 {
+			i = slices.IndexFunc(s.Results, func(r Result) bool { return !r.Success() })
+		}
 		s.Worst = s.Results[max(i, 0)]
 	}
 }
@@ -193,9 +198,12 @@ func (s *Summary) addressSummaries() []AddressSummary {
 
 // met decides whether results meet the Plan's expectation: with
 // Expect open, at least MinOpenRatio of them (or any one) open;
-// otherwise every one of them as expected. No result meets nothing.
+// otherwise every one of them as expected. No result meets nothing, and
+// neither do results of which this host could not make one (class
+// local: out of file descriptors, buffers or ports), whatever the rest
+// found: the probe is not the one the module asks for.
 func (s *Summary) met(results []Result) bool {
-	if len(results) == 0 {
+	if len(results) == 0 || slices.ContainsFunc(results, func(r Result) bool { return r.Class == ClassLocal }) {
 		return false
 	}
 	met := 0

@@ -334,3 +334,20 @@ func TestLostAfterRetransmission(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalCheckFailsTheProbe: a check this host could not make (EMFILE)
+// fails a probe whose other checks met its expectation, and stands for
+// it, though a timeout came first.
+func TestLocalCheckFailsTheProbe(t *testing.T) {
+	emfile := Result{Class: ClassLocal, Errno: syscall.EMFILE}
+	timeout := Result{Class: ClassTimeout, Errno: syscall.ETIMEDOUT}
+	open := Result{Class: ClassOpen}
+	s := Summary{Plan: Plan{SYNCount: 4, MinOpenRatio: 0.5}, Results: []Result{open, timeout, open, emfile}}
+	s.Summarize()
+	if s.Success {
+		t.Error("a probe with a check not made succeeded")
+	}
+	if s.Worst.Class != ClassLocal || s.Worst.Errno != syscall.EMFILE {
+		t.Errorf("worst %v errno %d, want the local check", s.Worst.Class, s.Worst.Errno)
+	}
+}
