@@ -38,7 +38,7 @@ var defaultConfig []byte
 func main() {
 	var (
 		configFile     = kingpin.Flag("config.file", "Module configuration file. Default: ./config.yml if it exists, else the copy built into the binary.").String()
-		configCheck    = kingpin.Flag("config.check", "Validate the configuration, then exit: 0 if valid, 1 with the error on stderr.").Bool()
+		configCheck    = kingpin.Flag("config.check", "Validate the configuration, then exit: 0 if valid, 1 with every problem on stderr, one line each.").Bool()
 		timeoutOffset  = kingpin.Flag("timeout-offset", "Subtracted from the scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to get a probe's budget.").Default("0.5s").Duration()
 		historyLimit   = kingpin.Flag("history.limit", "Recent successes, and separately recent failures, shown on the landing page.").Default("100").Uint()
 		maxConcurrency = kingpin.Flag("probe.max-concurrency", "Probes allowed in flight; beyond it a probe fails at once with class local. 0 means no limit.").Default("10000").Uint()
@@ -55,7 +55,9 @@ func main() {
 	store := config.NewStore(config.ResolveSource(*configFile), defaultConfig)
 	if *configCheck {
 		if err := store.Reload(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			for _, line := range config.ErrorLines(err) {
+				fmt.Fprintln(os.Stderr, line)
+			}
 			os.Exit(1)
 		}
 		fmt.Printf("%s: config is valid\n", store.Source())
