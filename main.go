@@ -45,6 +45,8 @@ func main() {
 		logLevel       = kingpin.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error. Probe lines are debug.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat      = kingpin.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 		idleTimeout    = kingpin.Flag("web.idle-timeout", "How long a keep-alive connection may wait for its next request before the exporter closes it. Longer than common scrape intervals (15s to 2m), so that Prometheus reuses one connection from scrape to scrape, yet bounded, so that clients that go quiet do not hold connections.").Default("5m").Duration()
+		externalURL    = kingpin.Flag("web.external-url", "The URL under which the exporter is reached, for example through a reverse proxy. Its path is the default of --web.route-prefix.").String()
+		routePrefix    = kingpin.Flag("web.route-prefix", "Path prefix of every endpoint (/probe, /metrics, /, ...). Default: the path of --web.external-url, else none.").String()
 		webFlags       = kingpinflag.AddFlags(kingpin.CommandLine, ":9847")
 	)
 	kingpin.Version(version.Print(name))
@@ -68,6 +70,10 @@ func main() {
 	}
 	if *idleTimeout <= 0 {
 		fatal(logger, "--web.idle-timeout must be positive", *idleTimeout)
+	}
+	prefix, err := collector.RoutePrefix(*externalURL, *routePrefix)
+	if err != nil {
+		fatal(logger, "Error in the web flags", err)
 	}
 
 	// Before the first load, so that an early SIGHUP cannot kill the process.
@@ -95,7 +101,7 @@ func main() {
 
 	slogger := newSlogLogger(logger)
 	server := &http.Server{
-		Handler:           exporter,
+		Handler:           collector.UnderPrefix(exporter, prefix),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       *idleTimeout,
 		// The server's own complaints, such as accept errors when out of
