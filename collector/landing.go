@@ -18,7 +18,7 @@ import (
 // and behind a proxy that strips one. It needs no script.
 //
 // The block "continuous" is where continuous mode shows its targets; it
-// is given the whole page.
+// is given the whole page, whose Continuous field holds what it shows.
 var landingTemplate = template.Must(template.New("landing").Funcs(template.FuncMap{
 	"duration": func(d time.Duration) string { return d.Round(time.Microsecond).String() },
 	"age":      func(d time.Duration) string { return d.Round(time.Second).String() },
@@ -124,6 +124,9 @@ type landingPage struct {
 	Now               time.Time
 	Targets           []targetView
 	Probes            []probeView
+	// Continuous is continuous mode's part of the page, for the block
+	// "continuous"; nil without continuous mode.
+	Continuous any
 }
 
 // targetView is one row of the targets table.
