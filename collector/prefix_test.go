@@ -166,3 +166,34 @@ func readBody(t *testing.T, resp *http.Response) string {
 	}
 	return b.String()
 }
+
+// FuzzRoutePrefix checks that no flag value makes RoutePrefix or
+// UnderPrefix panic, and that every accepted prefix has the one form the
+// handler relies on: "" or "/" followed by plain segments.
+func FuzzRoutePrefix(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"", ""}, {"https://proxy.example/synack/", ""}, {"", "/a/b/"}, {"http://h", "//"},
+		{"", "/a%2Fb"}, {"ftp://h/x", ""}, {"", "/{$}"}, {"https://h/a b", ""},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	valid := regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*$`)
+	f.Fuzz(func(t *testing.T, externalURL, routePrefix string) {
+		prefix, err := RoutePrefix(externalURL, routePrefix)
+		if err != nil {
+			if strings.ContainsAny(err.Error(), "\r\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+			return
+		}
+		if !valid.MatchString(prefix) {
+			t.Fatalf("RoutePrefix(%q, %q) = %q, not a plain prefix", externalURL, routePrefix, prefix)
+		}
+		h := UnderPrefix(http.NotFoundHandler(), prefix)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+		if prefix != "" && w.Code != http.StatusFound {
+			t.Fatalf("GET / under %q: %d, want a redirect", prefix, w.Code)
+		}
+	})
+}
