@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/seed-5ff58b3a/synack_exporter/internal/quote"
@@ -53,6 +54,8 @@ func notPathRune(r rune) bool {
 // UnderPrefix serves h under prefix (from RoutePrefix): a request for
 // prefix+"/metrics" reaches h as "/metrics". The prefix itself and "/"
 // redirect to prefix+"/", the landing page; every other path is a 404.
+// An unclean path ("//", "/./") redirects to its clean form first, as
+// ServeMux does, but with the prefix kept.
 // With prefix "" it returns h. The landing page's links are relative, so
 // they work under any prefix, and behind a proxy that strips it too.
 func UnderPrefix(h http.Handler, prefix string) http.Handler {
@@ -62,16 +65,35 @@ func UnderPrefix(h http.Handler, prefix string) http.Handler {
 	return &prefixHandler{prefix: prefix, inner: http.StripPrefix(prefix, h)}
 }
 
+// cleanPath is path.Clean keeping a final slash, as ServeMux cleans.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	cleaned := path.Clean(p)
+	if strings.HasSuffix(p, "/") && cleaned != "/" {
+		cleaned += "/"
+	}
+	return cleaned
+}
+
 type prefixHandler struct {
 	prefix string
 	inner  http.Handler
 }
 
 func (p *prefixHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch path := r.URL.Path; {
-	case strings.HasPrefix(path, p.prefix+"/"):
+	requested := r.URL.Path
+	switch {
+	case cleanPath(requested) != requested:
+		// The inner ServeMux would clean it too, but redirect to the
+		// cleaned path without the prefix.
+		u := *r.URL
+		u.Path = cleanPath(requested)
+		http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
+	case strings.HasPrefix(requested, p.prefix+"/"):
 		p.inner.ServeHTTP(w, r)
-	case path == p.prefix || path == "/":
+	case requested == p.prefix || requested == "/":
 		http.Redirect(w, r, p.prefix+"/", http.StatusFound)
 	default:
 		http.NotFound(w, r)

@@ -85,6 +85,9 @@ func TestUnderPrefix(t *testing.T) {
 		{"GET", "/probe?target=open.test:22", 404, ""},
 		{"GET", "/metrics", 404, ""},
 		{"GET", "/synackx/metrics", 404, ""},
+		// Cleaned before the prefix comes off, so the redirect keeps it.
+		{"GET", "/synack//metrics", 301, "/synack/metrics"},
+		{"GET", "/synack/./probe?target=open.test:22", 301, "/synack/probe?target=open.test:22"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -101,7 +104,7 @@ func TestUnderPrefix(t *testing.T) {
 				t.Fatalf("status %d, want %d; body %q", resp.StatusCode, tt.status, body)
 			}
 			got := body
-			if tt.status == 302 {
+			if tt.status == 301 || tt.status == 302 {
 				got = resp.Header.Get("Location")
 			}
 			if !strings.Contains(got, tt.body) {
