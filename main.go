@@ -39,7 +39,7 @@ var defaultConfig []byte
 func main() {
 	var (
 		configFile     = kingpin.Flag("config.file", "Module configuration file. Default: ./config.yml if it exists, else the copy built into the binary.").String()
-		configCheck    = kingpin.Flag("config.check", "Validate the configuration, then exit: 0 if valid, 1 with the error on stderr.").Bool()
+		configCheck    = kingpin.Flag("config.check", "Validate the configuration, then exit: 0 if valid, 1 with every problem on stderr, one line each.").Bool()
 		timeoutOffset  = kingpin.Flag("timeout-offset", "Subtracted from the scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to get a probe's budget.").Default("0.5s").Duration()
 		historyLimit   = kingpin.Flag("history.limit", "Recent successes, and separately recent failures, shown on the landing page.").Default("100").Uint()
 		maxConcurrency = kingpin.Flag("probe.max-concurrency", "Checks (sockets) allowed in flight over all probes; a probe takes as many as its module can make, and beyond the limit fails at once with class local. Lowered to fit the file descriptor limit; 0 means as many as that allows.").Default("10000").Uint()
@@ -47,6 +47,8 @@ func main() {
 		logLevel       = kingpin.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error. Probe lines are debug.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat      = kingpin.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 		idleTimeout    = kingpin.Flag("web.idle-timeout", "How long a keep-alive connection may wait for its next request before the exporter closes it. Longer than common scrape intervals (15s to 2m), so that Prometheus reuses one connection from scrape to scrape, yet bounded, so that clients that go quiet do not hold connections.").Default("5m").Duration()
+		externalURL    = kingpin.Flag("web.external-url", "The URL under which the exporter is reached, for example through a reverse proxy. Its path is the default of --web.route-prefix.").String()
+		routePrefix    = kingpin.Flag("web.route-prefix", "Path prefix of every endpoint (/probe, /metrics, /, ...). Default: the path of --web.external-url, else none.").String()
 		webFlags       = kingpinflag.AddFlags(kingpin.CommandLine, ":9847")
 	)
 	kingpin.Version(version.Print(name))
@@ -57,7 +59,9 @@ func main() {
 	store := config.NewStore(config.ResolveSource(*configFile), defaultConfig)
 	if *configCheck {
 		if err := store.Reload(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			for _, line := range config.ErrorLines(err) {
+				fmt.Fprintln(os.Stderr, line)
+			}
 			os.Exit(1)
 		}
 		fmt.Printf("%s: config is valid\n", store.Source())
@@ -68,6 +72,10 @@ func main() {
 	}
 	if *idleTimeout <= 0 {
 		fatal(logger, "--web.idle-timeout must be positive", *idleTimeout)
+	}
+	prefix, err := collector.RoutePrefix(*externalURL, *routePrefix)
+	if err != nil {
+		fatal(logger, "Error in the web flags", err)
 	}
 
 	// Before the first load, so that an early SIGHUP cannot kill the process.
@@ -101,7 +109,7 @@ func main() {
 
 	slogger := newSlogLogger(logger)
 	server := &http.Server{
-		Handler:           exporter,
+		Handler:           collector.UnderPrefix(exporter, prefix),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       *idleTimeout,
 		// The server's own complaints, such as accept errors when out of

@@ -266,3 +266,29 @@ func TestBadFlagValues(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigCheckEveryProblem checks that --config.check lists every
+// problem of a file in one run, one line each naming the file and line.
+func TestConfigCheckEveryProblem(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("config", "testdata", "invalid-several-errors.yml")
+	cmd := exec.Command(bin, "--config.check", "--config.file="+path)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("exit code %d (%v), want 1", cmd.ProcessState.ExitCode(), err)
+	}
+	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	want := []int{4, 10, 14, 15, 18, 19, 20, 22}
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), stderr.String())
+	}
+	for i, line := range lines {
+		if prefix := fmt.Sprintf("%s: config line %d: ", path, want[i]); !strings.HasPrefix(line, prefix) {
+			t.Errorf("line %d: %q, want it to start %q", i+1, line, prefix)
+		}
+	}
+}

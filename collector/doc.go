@@ -8,8 +8,10 @@
 //     Golden files in testdata/ and promtool guard the text.
 //   - /metrics serves the exporter's own counters from one registry through
 //     promhttp, which negotiates the text format, protobuf and OpenMetrics.
-//   - /config, /-/healthy, /-/reload (POST), the landing page with recent
-//     probes, and /logs, the stored debug output of a probe in that history.
+//   - /config, /-/healthy, /-/reload (POST), the landing page (where each
+//     target stands, target_state.go, and the recent probes), and /logs,
+//     the stored debug output of a probe in that history.
+//   - UnderPrefix serves all of it under --web.route-prefix (prefix.go).
 //
 // A finished probe is a probeRecord. Its /probe gauges, the exporter's
 // counters, its debug log line and its landing-page row all read what it

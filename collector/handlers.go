@@ -16,23 +16,25 @@ import (
 )
 
 func (e *Exporter) routes() *http.ServeMux {
+	page := newLanding(e)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /probe", e.serveProbe)
+	mux.HandleFunc("GET /probe", func(w http.ResponseWriter, r *http.Request) { e.serveProbe(w, r, page) })
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(e.registry,
 		promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{EnableOpenMetrics: true})))
 	mux.HandleFunc("GET /config", e.serveConfig)
 	mux.HandleFunc("GET /-/healthy", serveHealthy)
 	mux.HandleFunc("POST /-/reload", e.serveReload)
 	mux.HandleFunc("GET /logs", e.serveLogs)
-	mux.HandleFunc("GET /{$}", e.serveLanding)
+	mux.Handle("GET /{$}", page)
 	return mux
 }
 
 // serveProbe runs one check and answers with its metrics. A request that
 // cannot be probed is a 400 with a one-line reason, a target the module
 // refuses a 403; a target that does not answer is a 200 with
-// probe_success 0.
-func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
+// probe_success 0. The landing page takes the probe into its targets'
+// states.
+func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request, page *landing) {
 	query, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
 		e.badRequest(w, err)
@@ -51,6 +53,9 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 	}
 	timeout := probeTimeout(req.ScrapeTimeout, e.opts.TimeoutOffset, time.Duration(module.Timeout))
 	rec, err := e.probe(r.Context(), req, module, timeout)
+	if err == nil {
+		page.observe(rec)
+	}
 	e.answer(w, req, rec, err)
 }
 

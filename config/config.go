@@ -204,10 +204,22 @@ func (m Module) policy() prober.Policy {
 	return &p
 }
 
-// Load parses and validates a configuration document. Every error is an
-// *Error whose message is one line, naming the line, module and field
-// where known.
+// Load parses and validates a configuration document. Its error is an
+// *Errors holding every problem found, each an *Error whose message is
+// one line naming the line, module and field where known.
 func Load(data []byte) (*Config, error) {
+	c, err := load(data)
+	if err != nil {
+		var es *Errors
+		if !errors.As(err, &es) {
+			es = &Errors{List: []*Error{asConfigError(err)}}
+		}
+		return nil, es
+	}
+	return c, nil
+}
+
+func load(data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	// Config and Module check their own keys (see decode.go), because
 	// yaml.v3 does not pass this flag on to custom unmarshalers; it stays
@@ -218,7 +230,7 @@ func Load(data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{Msg: "no modules defined"}
 		}
-		return nil, asConfigError(err)
+		return nil, err
 	}
 	// A document that is only "~" or "---" never reaches UnmarshalYAML.
 	if len(c.Modules) == 0 {
@@ -231,7 +243,7 @@ func Load(data []byte) (*Config, error) {
 	case err == nil:
 		return nil, &Error{Line: next.Line, Msg: "a second YAML document; keep all modules in one"}
 	case !errors.Is(err, io.EOF):
-		return nil, asConfigError(err)
+		return nil, err
 	}
 	return &c, nil
 }
@@ -243,9 +255,17 @@ func LoadFile(path string) (*Config, error) {
 		// The *PathError names the file already.
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
+	return loadNamed(data, path)
+}
+
+// loadNamed loads data and names source in its errors.
+func loadNamed(data []byte, source string) (*Config, error) {
 	c, err := Load(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		var es *Errors
+		errors.As(err, &es) // Load's errors always are
+		es.Source = source
+		return nil, es
 	}
 	return c, nil
 }

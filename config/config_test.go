@@ -43,14 +43,37 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-module-twice.yml", `config line 4: module "tcp_fast": defined twice (first on line 2)`},
 		{"invalid-module-not-mapping.yml", `config line 2: module "tcp_synack": want a mapping of settings, got "fast"`},
 		{"invalid-unknown-field.yml", `config line 4: module "tcp_synack": unknown field "timout"`},
-		{"invalid-blackbox-prober.yml", `config line 3: module "tcp_connect": unknown field "prober": blackbox_exporter style: drop "prober:" and move the fields under "tcp:" up into the module (see docs/blackbox-migration.md)`},
-		{"invalid-blackbox-tcp.yml", `config line 4: module "tcp_ip4": unknown field "tcp": blackbox_exporter style: move the fields under "tcp:" up into the module and drop "prober:" (see docs/blackbox-migration.md)`},
-		{"invalid-blackbox-query-response.yml", `config line 4: module "smtp_banner": unknown field "query_response": a half-open check sends no data; keep blackbox_exporter for this module (see docs/blackbox-migration.md)`},
-		{"invalid-blackbox-tls.yml", `config line 4: module "tcp_tls": unknown field "tls": a half-open check never reaches TLS; keep blackbox_exporter for this module (see docs/blackbox-migration.md)`},
 		{"invalid-field-name-list.yml", `config line 3: module "tcp_synack": field name must be a string, got a list`},
 		{"invalid-field-twice.yml", `config line 5: module "tcp_fast": timeout: set twice (first on line 3)`},
 		{"invalid-merge-scalar.yml", `config line 3: module "tcp_fast": <<: want a mapping or a list of mappings to merge, got 3`},
 		{"invalid-merge-bad-value.yml", `config line 5: module "tcp_fast": tos: 999 is out of range 0-255`},
+
+		// blackbox_exporter modules given as they are: what to do, not
+		// a bare "unknown field".
+		{"invalid-blackbox-prober-http.yml", `config line 3: module "http_2xx": prober: http: synack_exporter checks only TCP ports with a half-open handshake; keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-prober-icmp.yml", `config line 3: module "icmp": prober: icmp: synack_exporter checks only TCP ports with a half-open handshake; keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-prober-dns.yml", `config line 4: module "dns_udp": prober: dns: synack_exporter checks only TCP ports with a half-open handshake; keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-prober-grpc.yml", `config line 3: module "grpc_plain": prober: grpc: synack_exporter checks only TCP ports with a half-open handshake; keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-prober-unknown.yml", `config line 3: module "udp_port": prober: want tcp (or no prober: at all), got "udp"; see docs/blackbox-migration.md`},
+		{"invalid-blackbox-http-block.yml", `config line 4: module "http_2xx": http: settings of blackbox_exporter's http prober; synack_exporter checks only TCP ports: keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-dns-query-type.yml", `config line 4: module "dns_soa": unknown field "dns_query_type": a setting of blackbox_exporter's dns prober; synack_exporter checks only TCP ports: keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-moved-up-http.yml", `config line 4: module "http_2xx": unknown field "valid_status_codes": a setting of blackbox_exporter's http prober; synack_exporter checks only TCP ports: keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-tcp.yml", `config line 4: module "tcp_ip4": tcp: blackbox_exporter style: move the fields under "tcp:" up into the module (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-tcp-tls.yml", `config line 4: module "tcp_tls": tcp: blackbox_exporter style: move the fields under "tcp:" up into the module (see docs/blackbox-migration.md); config line 6: module "tcp_tls": tls: a half-open check never reaches TLS; keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-query-response.yml", `config line 4: module "smtp_banner": query_response: a half-open check sends no data; keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-tls.yml", `config line 4: module "tcp_tls": tls: a half-open check never reaches TLS; keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		{"invalid-blackbox-tls-string.yml", `config line 3: module "tcp_tls": tls: want false (a half-open check never reaches TLS), got "no"`},
+		{"invalid-blackbox-tls-config.yml", `config line 4: module "tcp_tls": tls_config: a half-open check never reaches TLS; keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
+		// Every problem of the file at once, in the order of its lines
+		// (TestLoadFileReportsEveryError shows them line by line).
+		{"invalid-several-errors.yml", `config line 4: module "http_2xx": prober: http: synack_exporter checks only TCP ports with a half-open handshake; keep this module in blackbox_exporter (see docs/blackbox-migration.md); ` +
+			`config line 10: module "tcp_connect": tcp: blackbox_exporter style: move the fields under "tcp:" up into the module (see docs/blackbox-migration.md); ` +
+			`config line 14: module "tcp_banner": tcp: blackbox_exporter style: move the fields under "tcp:" up into the module (see docs/blackbox-migration.md); ` +
+			`config line 15: module "tcp_banner": query_response: a half-open check sends no data; keep this module in blackbox_exporter (see docs/blackbox-migration.md); ` +
+			`config line 18: module "tcp_tls": timeout: want a duration such as 5s or 500ms, got "5x"; ` +
+			`config line 19: module "tcp_tls": tls: a half-open check never reaches TLS; keep this module in blackbox_exporter (see docs/blackbox-migration.md); ` +
+			`config line 20: module "tcp_tls": tos: 300 is out of range 0-255; ` +
+			`config line 22: module "icmp": prober: icmp: synack_exporter checks only TCP ports with a half-open handshake; keep this module in blackbox_exporter (see docs/blackbox-migration.md)`},
 
 		// Fields.
 		{"invalid-timeout-unit.yml", `config line 3: module "tcp_fast": timeout: want a duration such as 5s or 500ms, got "5x"`},
@@ -232,6 +255,11 @@ func TestLoadValid(t *testing.T) {
 				m.Timeout, m.TOS, m.SYNRetries = model.Duration(2*time.Second), 32, 2
 			}),
 			"alias": module(func(m *Module) { m.Timeout, m.TOS = model.Duration(2*time.Second), 16 }),
+		}},
+		// prober: tcp, tls: false and an empty query_response change
+		// nothing for a half-open check: accepted, nothing set.
+		{"valid-blackbox-noops.yml", map[string]Module{
+			"tcp_connect": module(nil),
 		}},
 		{"valid-source-fallback.yml", map[string]Module{
 			"tcp_v4_source": module(func(m *Module) { m.SourceIPAddress = "127.0.0.1" }),
@@ -443,6 +471,40 @@ func TestLoadFileErrorsNameTheFile(t *testing.T) {
 	}
 	if _, err := LoadFile(missing); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadFile of a missing file: %v does not wrap os.ErrNotExist", err)
+	}
+}
+
+// TestLoadFileReportsEveryError checks what --config.check prints for a
+// file with several problems: each on its own line, naming the file and
+// the line, in the order of the file.
+func TestLoadFileReportsEveryError(t *testing.T) {
+	path := filepath.Join("testdata", "invalid-several-errors.yml")
+	_, err := LoadFile(path)
+	if err == nil {
+		t.Fatal("LoadFile succeeded")
+	}
+	lines := ErrorLines(err)
+	wantLines := []int{4, 10, 14, 15, 18, 19, 20, 22}
+	if len(lines) != len(wantLines) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(wantLines), strings.Join(lines, "\n"))
+	}
+	for i, line := range lines {
+		prefix := fmt.Sprintf("%s: config line %d: module ", path, wantLines[i])
+		if !strings.HasPrefix(line, prefix) || strings.ContainsAny(line, "\r\n") {
+			t.Errorf("line %d: %q, want one line starting %q", i, line, prefix)
+		}
+	}
+	var es *Errors
+	if !errors.As(err, &es) || len(es.List) != len(wantLines) || es.Source != path {
+		t.Fatalf("error %T does not hold the %d problems of %s", err, len(wantLines), path)
+	}
+	// Each problem is reachable on its own, the first through errors.As.
+	var first *Error
+	if !errors.As(err, &first) || first != es.List[0] || first.Module != "http_2xx" || first.Field != "prober" {
+		t.Errorf("errors.As found %+v, want the first problem (http_2xx, prober)", first)
+	}
+	if one := ErrorLines(errors.New("reading config: no such file")); len(one) != 1 {
+		t.Errorf("ErrorLines of a plain error: %q, want it as one line", one)
 	}
 }
 

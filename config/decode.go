@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"reflect"
 	"strings"
 
@@ -22,76 +21,83 @@ import (
 
 // UnmarshalYAML decodes the top-level mapping: only "modules" is allowed,
 // and each module is decoded under its name so that errors can name it.
+// It goes on past a problem, so that the *Errors it returns holds every
+// one in the document.
 func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	n = resolveAlias(n)
 	if n.Kind != yaml.MappingNode {
-		return errorAt(n, `want a mapping with a "modules" key, got %s`, describe(n))
+		return newErrors([]*Error{errorAt(n, `want a mapping with a "modules" key, got %s`, describe(n))})
 	}
+	var errs []*Error
 	var modules, modulesKey *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		switch {
 		case k.Kind != yaml.ScalarNode || k.Value != "modules":
-			return errorAt(k, "unknown field %s", describeKey(k))
+			errs = append(errs, errorAt(k, "unknown field %s", describeKey(k)))
 		case modules != nil:
-			return errorAt(k, "modules: set twice (first on line %d)", modulesKey.Line)
+			errs = append(errs, errorAt(k, "modules: set twice (first on line %d)", modulesKey.Line))
+		default:
+			modules, modulesKey = v, k
 		}
-		modules, modulesKey = v, k
 	}
 	if modules == nil {
-		return errorAt(n, "no modules defined")
+		return newErrors(append(errs, errorAt(n, "no modules defined")))
 	}
-	ms, err := decodeModules(modules)
-	if err != nil {
+	ms, moduleErrs := decodeModules(modules)
+	if err := newErrors(append(errs, moduleErrs...)); err != nil {
 		return err
 	}
 	c.Modules = ms
 	return nil
 }
 
-// decodeModules decodes the mapping of module names to modules.
-func decodeModules(n *yaml.Node) (map[string]Module, error) {
+// decodeModules decodes the mapping of module names to modules, and
+// returns the problems of all of them.
+func decodeModules(n *yaml.Node) (map[string]Module, []*Error) {
 	n = resolveAlias(n)
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
-		return nil, errorAt(n, "no modules defined")
+		return nil, []*Error{errorAt(n, "no modules defined")}
 	}
 	if n.Kind != yaml.MappingNode {
-		return nil, errorAt(n, "modules: want a mapping of module names to modules, got %s", describe(n))
+		return nil, []*Error{errorAt(n, "modules: want a mapping of module names to modules, got %s", describe(n))}
 	}
 	if len(n.Content) == 0 {
-		return nil, errorAt(n, "no modules defined")
+		return nil, []*Error{errorAt(n, "no modules defined")}
 	}
+	var errs []*Error
 	ms := make(map[string]Module, len(n.Content)/2)
 	lines := make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		name, err := moduleName(k)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		if first, dup := lines[name]; dup {
 			e := errorAt(k, "defined twice (first on line %d)", first)
 			e.Module = name
-			return nil, e
+			errs = append(errs, e)
+			continue
 		}
 		lines[name] = k.Line
-		var m Module
-		if err := m.UnmarshalYAML(v); err != nil {
-			e := asConfigError(err)
+		m, moduleErrs := decodeModule(v)
+		for _, e := range moduleErrs {
 			e.Module = name
 			if e.Line == 0 {
 				e.Line = k.Line
 			}
-			return nil, e
 		}
+		errs = append(errs, moduleErrs...)
 		ms[name] = m
 	}
-	return ms, nil
+	return ms, errs
 }
 
 // moduleName checks a module's key. Names end up in URLs (?module=) and in
 // label values, so they are kept to characters that need no escaping.
-func moduleName(k *yaml.Node) (string, error) {
+func moduleName(k *yaml.Node) (string, *Error) {
 	if k.Kind != yaml.ScalarNode {
 		return "", errorAt(k, "module name must be a string, got %s", describe(k))
 	}
@@ -118,24 +124,46 @@ func isNameRune(r rune) bool {
 // the result. Errors carry the line and field but not the module's name,
 // which only the enclosing mapping knows.
 func (m *Module) UnmarshalYAML(n *yaml.Node) error {
-	*m = NewModule()
+	decoded, errs := decodeModule(n)
+	if err := newErrors(errs); err != nil {
+		return err
+	}
+	*m = decoded
+	return nil
+}
+
+// decodeModule decodes and validates one module, and returns every
+// problem it has. A module of another blackbox_exporter prober gets one
+// problem that says so, not one per field it has that ours lack.
+func decodeModule(n *yaml.Node) (Module, []*Error) {
+	if e := foreignProber(n); e != nil {
+		return Module{}, []*Error{e}
+	}
+	m := NewModule()
 	d := moduleDecoder{
-		module:  reflect.ValueOf(m).Elem(),
+		module:  reflect.ValueOf(&m).Elem(),
 		lines:   map[string]int{},
 		applied: map[*yaml.Node]bool{},
 	}
-	if err := d.mapping(n, false); err != nil {
-		return err
+	d.mapping(n, false)
+	errs := d.errs
+	failed := map[string]bool{}
+	for _, e := range errs {
+		failed[e.Field] = true
 	}
 	given := func(field string) bool { _, ok := d.lines[field]; return ok }
-	if err := m.validateGiven(given); err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Line == 0 {
+	for _, e := range m.validateGiven(given) {
+		// A field that failed to decode kept its default: checking that
+		// would blame what nobody wrote.
+		if failed[e.Field] {
+			continue
+		}
+		if e.Line == 0 {
 			e.Line = d.lines[e.Field]
 		}
-		return err
+		errs = append(errs, e)
 	}
-	return nil
+	return m, errs
 }
 
 // moduleFields maps each YAML key of Module to its field index; the struct
@@ -151,7 +179,8 @@ func yamlFields(t reflect.Type) map[string]int {
 	return fields
 }
 
-// moduleDecoder fills one Module from its mapping, one field at a time.
+// moduleDecoder fills one Module from its mapping, one field at a time,
+// and collects the problems of every field.
 type moduleDecoder struct {
 	module reflect.Value
 	// lines records the line each field was set on, which also catches a
@@ -162,18 +191,22 @@ type moduleDecoder struct {
 	// multiplying the work (yaml.v3's own guard against that does not see
 	// this walk).
 	applied map[*yaml.Node]bool
+	errs    []*Error
 }
+
+func (d *moduleDecoder) fail(e *Error) { d.errs = append(d.errs, e) }
 
 // mapping decodes mapping n. merged is true inside a merge key's mapping
 // (`<<: *base`), where, as YAML specifies, a key already set wins instead
 // of clashing.
-func (d *moduleDecoder) mapping(n *yaml.Node, merged bool) error {
+func (d *moduleDecoder) mapping(n *yaml.Node, merged bool) {
 	n = resolveAlias(n)
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
-		return nil
+		return
 	}
 	if n.Kind != yaml.MappingNode {
-		return errorAt(n, "want a mapping of settings, got %s", describe(n))
+		d.fail(errorAt(n, "want a mapping of settings, got %s", describe(n)))
+		return
 	}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -182,39 +215,50 @@ func (d *moduleDecoder) mapping(n *yaml.Node, merged bool) error {
 			merges = append(merges, v)
 			continue
 		}
-		if k.Kind != yaml.ScalarNode {
-			return errorAt(k, "field name must be a string, got %s", describe(k))
-		}
-		idx, ok := moduleFields[k.Value]
-		if !ok {
-			return errorAt(k, "unknown field %s%s", quote.Short(k.Value), blackboxHint(k.Value))
-		}
-		if first, set := d.lines[k.Value]; set {
-			if merged {
-				continue
-			}
-			e := errorAt(k, "set twice (first on line %d)", first)
-			e.Field = k.Value
-			return e
-		}
-		if err := decodeValue(v, d.module.Field(idx), k.Value); err != nil {
-			return err
-		}
-		d.lines[k.Value] = k.Line
+		d.field(k, v, merged)
 	}
 	// Explicit keys were decoded first: they win over merged ones wherever
 	// the merge key stands.
 	for _, m := range merges {
-		if err := d.merge(m); err != nil {
-			return err
-		}
+		d.merge(m)
 	}
-	return nil
+}
+
+// field decodes one key and its value.
+func (d *moduleDecoder) field(k, v *yaml.Node, merged bool) {
+	if k.Kind != yaml.ScalarNode {
+		d.fail(errorAt(k, "field name must be a string, got %s", describe(k)))
+		return
+	}
+	if first, set := d.lines[k.Value]; set {
+		if !merged {
+			e := errorAt(k, "set twice (first on line %d)", first)
+			e.Field = k.Value
+			d.fail(e)
+		}
+		return
+	}
+	idx, ok := moduleFields[k.Value]
+	switch {
+	case ok:
+		if err := decodeValue(v, d.module.Field(idx), k.Value); err != nil {
+			d.fail(err)
+			return
+		}
+	case isBlackboxField(k.Value):
+		// Kept only to catch a second one; a field of blackbox_exporter's
+		// that changes nothing here sets nothing.
+		d.errs = append(d.errs, blackboxField(k, v)...)
+	default:
+		d.fail(errorAt(k, "unknown field %s%s", quote.Short(k.Value), unknownFieldHint(k.Value)))
+		return
+	}
+	d.lines[k.Value] = k.Line
 }
 
 // merge applies a merge key's value: one mapping or a list of them,
 // earlier ones winning.
-func (d *moduleDecoder) merge(n *yaml.Node) error {
+func (d *moduleDecoder) merge(n *yaml.Node) {
 	n = resolveAlias(n)
 	items := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
@@ -223,25 +267,26 @@ func (d *moduleDecoder) merge(n *yaml.Node) error {
 	for _, item := range items {
 		src := resolveAlias(item)
 		if src.Kind != yaml.MappingNode {
-			return errorAt(item, "<<: want a mapping or a list of mappings to merge, got %s", describe(item))
+			d.fail(errorAt(item, "<<: want a mapping or a list of mappings to merge, got %s", describe(item)))
+			continue
 		}
 		if d.applied[src] {
 			continue
 		}
 		d.applied[src] = true
-		if err := d.mapping(src, true); err != nil {
-			return err
-		}
+		d.mapping(src, true)
 	}
-	return nil
 }
 
 // decodeValue decodes one scalar into field, naming the field and the
 // expected type on failure.
-func decodeValue(n *yaml.Node, field reflect.Value, name string) error {
+func decodeValue(n *yaml.Node, field reflect.Value, name string) *Error {
 	n = resolveAlias(n)
 	if field.Type() == targetPatternsType {
-		return decodeTargetPatterns(n, field.Addr().Interface().(*TargetPatterns), name)
+		if err := decodeTargetPatterns(n, field.Addr().Interface().(*TargetPatterns), name); err != nil {
+			return asConfigError(err)
+		}
+		return nil
 	}
 	var err error
 	if !isFraction(n, field.Type()) {

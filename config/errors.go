@@ -1,8 +1,10 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -51,6 +53,78 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Errors is every problem found in one configuration document, in the
+// order of their lines: a file moved over from blackbox_exporter shows
+// all its changes in one run of --config.check, not one per run. errors.As
+// finds the first *Error through it.
+type Errors struct {
+	// Source names the document (a file's path, or EmbeddedSource); ""
+	// when Load was given the bytes alone.
+	Source string
+	// List holds the problems, at least one.
+	List []*Error
+}
+
+// Error joins the problems on one line, after the source, as in
+// `config.yml: config line 3: module "a": ...; config line 9: module "b": ...`:
+// log lines and the HTTP reload answer must not be split.
+func (e *Errors) Error() string {
+	var b strings.Builder
+	if e.Source != "" {
+		b.WriteString(e.Source)
+		b.WriteString(": ")
+	}
+	for i, one := range e.List {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(one.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems, so that errors.As and errors.Is see each.
+func (e *Errors) Unwrap() []error {
+	errs := make([]error, len(e.List))
+	for i, one := range e.List {
+		errs[i] = one
+	}
+	return errs
+}
+
+// Lines returns each problem on a line of its own, each naming the source
+// and its line, for --config.check.
+func (e *Errors) Lines() []string {
+	lines := make([]string, len(e.List))
+	for i, one := range e.List {
+		lines[i] = one.Error()
+		if e.Source != "" {
+			lines[i] = e.Source + ": " + lines[i]
+		}
+	}
+	return lines
+}
+
+// ErrorLines returns err as the lines --config.check prints: one per
+// problem for Errors, else err's own one line.
+func ErrorLines(err error) []string {
+	var es *Errors
+	if errors.As(err, &es) {
+		return es.Lines()
+	}
+	return []string{err.Error()}
+}
+
+// newErrors returns list as an *Errors sorted by line, or nil when it is
+// empty. Problems without a line (a whole-document one) come first.
+func newErrors(list []*Error) error {
+	if len(list) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(list, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
+	return &Errors{List: list}
+}
 
 // errorAt builds an *Error at a node's line.
 func errorAt(n *yaml.Node, format string, args ...any) *Error {

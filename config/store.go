@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"sync"
@@ -69,11 +68,7 @@ func (s *Store) load() (*Config, error) {
 	if s.path != "" {
 		return LoadFile(s.path)
 	}
-	c, err := Load(s.embedded)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", EmbeddedSource, err)
-	}
-	return c, nil
+	return loadNamed(s.embedded, EmbeddedSource)
 }
 
 // Current returns the configuration last loaded successfully, or nil

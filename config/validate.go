@@ -25,43 +25,55 @@ const (
 	maxTOS = 255
 )
 
-// validate checks every field, in declaration order, and returns the first
-// problem as an *Error naming the field.
+// validate checks every field, in declaration order, and returns the
+// first problem as an *Error naming the field.
 func (m *Module) validate() error {
-	return m.validateGiven(func(string) bool { return false })
+	if errs := m.validateGiven(func(string) bool { return false }); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
 }
 
-// validateGiven is validate for a module decoded from YAML: given says
-// which fields were written, so that a zero written out (syn_count: 0)
-// is checked rather than taken for the default.
-func (m *Module) validateGiven(given func(field string) bool) error {
-	switch {
-	case m.Timeout <= 0:
-		return invalid("timeout", "%s must be greater than zero", m.Timeout)
-	case m.PreferredIPProtocol != string(prober.IP4) && m.PreferredIPProtocol != string(prober.IP6):
-		return invalid("preferred_ip_protocol", "%s must be ip4 or ip6", quote.Short(m.PreferredIPProtocol))
+// validateGiven checks a module decoded from YAML and returns every
+// problem, each naming its field: given says which fields were written,
+// so that a zero written out (syn_count: 0) is checked rather than taken
+// for the default.
+func (m *Module) validateGiven(given func(field string) bool) []*Error {
+	var errs []*Error
+	check := func(bad bool, field, format string, args ...any) {
+		if bad {
+			errs = append(errs, invalid(field, format, args...))
+		}
 	}
+	check(m.Timeout <= 0, "timeout", "%s must be greater than zero", m.Timeout)
+	check(m.PreferredIPProtocol != string(prober.IP4) && m.PreferredIPProtocol != string(prober.IP6),
+		"preferred_ip_protocol", "%s must be ip4 or ip6", quote.Short(m.PreferredIPProtocol))
 	if err := m.validateSource(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
+	check(m.SYNRetries < 0 || m.SYNRetries > maxSYNRetries, "syn_retries", "%d is out of range 0-%d", m.SYNRetries, maxSYNRetries)
+	check(m.Mark < 0 || m.Mark > maxMark, "mark", "%d is out of range 0-%d", m.Mark, int64(maxMark))
 	switch {
-	case m.SYNRetries < 0 || m.SYNRetries > maxSYNRetries:
-		return invalid("syn_retries", "%d is out of range 0-%d", m.SYNRetries, maxSYNRetries)
-	case m.Mark < 0 || m.Mark > maxMark:
-		return invalid("mark", "%d is out of range 0-%d", m.Mark, int64(maxMark))
 	case len(m.Interface) > maxInterfaceLen:
-		return invalid("interface", "%s is longer than %d characters", quote.Short(m.Interface), maxInterfaceLen)
+		errs = append(errs, invalid("interface", "%s is longer than %d characters", quote.Short(m.Interface), maxInterfaceLen))
 	case m.Interface != "" && !validInterfaceName(m.Interface):
-		return invalid("interface", "%s is not a valid interface name", quote.Short(m.Interface))
-	case m.TOS < 0 || m.TOS > maxTOS:
-		return invalid("tos", "%d is out of range 0-%d", m.TOS, maxTOS)
+		errs = append(errs, invalid("interface", "%s is not a valid interface name", quote.Short(m.Interface)))
 	}
-	return m.validateChecks(given)
+	check(m.TOS < 0 || m.TOS > maxTOS, "tos", "%d is out of range 0-%d", m.TOS, maxTOS)
+	if len(errs) > 0 {
+		// The checks of several checks per probe weigh syn_count against
+		// timeout, which must be right first.
+		return errs
+	}
+	if err := m.validateChecks(given); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 // validateSource checks source_ip_address, alone and against the address
 // family the module allows.
-func (m *Module) validateSource() error {
+func (m *Module) validateSource() *Error {
 	if m.SourceIPAddress == "" {
 		return nil
 	}

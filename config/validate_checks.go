@@ -23,7 +23,7 @@ const (
 
 // validateChecks checks the fields for several checks per probe; given
 // says which were written, so that a zero written out is checked.
-func (m *Module) validateChecks(given func(field string) bool) error {
+func (m *Module) validateChecks(given func(field string) bool) *Error {
 	set := func(field string, nonZero bool) bool { return nonZero || given(field) }
 	switch {
 	case set("syn_count", m.SYNCount != 0) && (m.SYNCount < 1 || m.SYNCount > maxSYNCount):
@@ -58,7 +58,7 @@ func (m *Module) validateChecks(given func(field string) bool) error {
 // validateSpread checks that the last of syn_count SYNs leaves at least
 // half of timeout for its answer: the prober does not start a round of
 // SYNs later than that (see prober.CheckMany).
-func (m *Module) validateSpread() error {
+func (m *Module) validateSpread() *Error {
 	plan := m.Plan()
 	spread := time.Duration(plan.SYNCount-1) * plan.SYNInterval
 	half := time.Duration(m.Timeout) / 2

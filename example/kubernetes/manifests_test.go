@@ -30,6 +30,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -43,6 +44,7 @@ type manifests struct {
 	networkPolicies []*networkingv1.NetworkPolicy
 	serviceMonitors []*monitoringv1.ServiceMonitor
 	probes          []*monitoringv1.Probe
+	disruptions     []*policyv1.PodDisruptionBudget
 }
 
 // target returns a new object of the Go type that apiVersion and kind
@@ -55,6 +57,7 @@ func (m *manifests) target(apiVersion, kind string) (any, error) {
 		"networking.k8s.io/v1 NetworkPolicy":      keep(&m.networkPolicies),
 		"monitoring.coreos.com/v1 ServiceMonitor": keep(&m.serviceMonitors),
 		"monitoring.coreos.com/v1 Probe":          keep(&m.probes),
+		"policy/v1 PodDisruptionBudget":           keep(&m.disruptions),
 	}
 	newObject, ok := kinds[apiVersion+" "+kind]
 	if !ok {
@@ -173,6 +176,7 @@ func TestManifests(t *testing.T) {
 	for what, n := range map[string]int{
 		"ConfigMap": len(m.configMaps), "Deployment": len(m.deployments), "Service": len(m.services),
 		"NetworkPolicy": len(m.networkPolicies), "ServiceMonitor": len(m.serviceMonitors),
+		"PodDisruptionBudget": len(m.disruptions),
 	} {
 		if n != 1 {
 			t.Fatalf("want one %s, got %d", what, n)
@@ -286,6 +290,107 @@ func TestManifests(t *testing.T) {
 		if p := np.Spec.Ingress[0].Ports; len(p) != 1 || p[0].Port.StrVal != portName {
 			t.Errorf("ingress ports %v, want %s", p, portName)
 		}
+		// A podSelector alone admits pods of the exporter's namespace
+		// only; a namespaceSelector alone, every pod of the namespace.
+		for _, peer := range np.Spec.Ingress[0].From {
+			if peer.NamespaceSelector == nil || len(peer.NamespaceSelector.MatchLabels) == 0 ||
+				peer.PodSelector == nil || peer.PodSelector.MatchLabels["app.kubernetes.io/name"] != "prometheus" {
+				t.Errorf("ingress peer %+v: want Prometheus pods selected by both their namespace and their labels", peer)
+			}
+		}
+	})
+
+	t.Run("image is the release image", func(t *testing.T) {
+		// ghcr.io/<GitHub path of .promu.yml's repository>:v<VERSION>
+		promu, err := os.ReadFile("../../.promu.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var build struct {
+			Repository struct {
+				Path string `json:"path"`
+			} `json:"repository"`
+		}
+		if err := yaml.Unmarshal(promu, &build); err != nil {
+			t.Fatal(err)
+		}
+		version, err := os.ReadFile("../../VERSION")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path, ok := strings.CutPrefix(build.Repository.Path, "github.com/")
+		if !ok {
+			t.Fatalf(".promu.yml repository.path %q is not on github.com", build.Repository.Path)
+		}
+		want := "ghcr.io/" + path + ":v" + strings.TrimSpace(string(version))
+		if got := dep.Spec.Template.Spec.Containers[0].Image; got != want {
+			t.Errorf("image %q, want the release image %q", got, want)
+		}
+	})
+
+	t.Run("replicas spread over nodes, with a disruption budget", func(t *testing.T) {
+		replicas := int32(1)
+		if dep.Spec.Replicas != nil {
+			replicas = *dep.Spec.Replicas
+		}
+		if replicas < 2 {
+			t.Skipf("%d replica: nothing to spread", replicas)
+		}
+		var spread bool
+		for _, c := range dep.Spec.Template.Spec.TopologySpreadConstraints {
+			if c.TopologyKey == "kubernetes.io/hostname" && c.LabelSelector != nil && subset(c.LabelSelector.MatchLabels, podLabels) {
+				spread = true
+			}
+		}
+		if !spread {
+			t.Error("no topologySpreadConstraints over kubernetes.io/hostname selecting the pods: both replicas may share a node")
+		}
+		pdb := m.disruptions[0]
+		if pdb.Spec.Selector == nil || !subset(pdb.Spec.Selector.MatchLabels, podLabels) {
+			t.Errorf("PodDisruptionBudget selector %v does not match pod labels %v", pdb.Spec.Selector, podLabels)
+		}
+		if pdb.Namespace != dep.Namespace {
+			t.Errorf("PodDisruptionBudget in namespace %q, the pods in %q", pdb.Namespace, dep.Namespace)
+		}
+		// minAvailable as a count, below the replicas so that a drain can
+		// go on; at least 1 so that one replica keeps serving.
+		if least := pdb.Spec.MinAvailable; least == nil || least.IntVal < 1 || least.IntVal >= replicas {
+			t.Errorf("PodDisruptionBudget minAvailable %v: want a count from 1 to %d", least, replicas-1)
+		}
+	})
+
+	t.Run("probes and service monitor carry the label Prometheus selects them by", func(t *testing.T) {
+		want := m.serviceMonitors[0].Labels["release"]
+		if want == "" {
+			t.Fatal("the ServiceMonitor has no release label (kube-prometheus-stack's serviceMonitorSelector)")
+		}
+		for _, p := range m.probes {
+			if got := p.Labels["release"]; got != want {
+				t.Errorf("Probe %s: release label %q, want %q as on the ServiceMonitor", p.Name, got, want)
+			}
+		}
+	})
+
+	t.Run("probes cover a module of each kind", func(t *testing.T) {
+		kinds := map[string]bool{}
+		for _, p := range m.probes {
+			mod := modules[p.Spec.Module]
+			switch {
+			case mod.SYNCount > 1:
+				kinds["syn_count"] = true
+			case mod.Addresses == "all":
+				kinds["addresses: all"] = true
+			case mod.Expect != "" && mod.Expect != "open":
+				kinds["expect"] = true
+			default:
+				kinds["one check"] = true
+			}
+		}
+		for _, kind := range []string{"one check", "syn_count", "addresses: all", "expect"} {
+			if !kinds[kind] {
+				t.Errorf("no Probe of a module with %s: the dashboard's rows for it stay empty", kind)
+			}
+		}
 	})
 
 	t.Run("service monitor scrapes /metrics as job synack_exporter", func(t *testing.T) {
@@ -308,13 +413,21 @@ func TestManifests(t *testing.T) {
 			if s.JobName != "synack_"+s.Module {
 				t.Errorf("jobName %q, want synack_%s: the rules match job=~\"synack_.+\"", s.JobName, s.Module)
 			}
-			timeout, ok := modules[s.Module]
+			mod, ok := modules[s.Module]
 			if !ok {
 				t.Fatalf("module %q is not in the ConfigMap's config.yml", s.Module)
 			}
+			timeout := mod.Timeout
 			sc := s.Targets.StaticConfig
 			if sc == nil || sc.Labels["module"] != s.Module {
 				t.Errorf("staticConfig.labels.module is not %q: the dashboard groups by it", s.Module)
+			}
+			expect := mod.Expect
+			if expect == "open" {
+				expect = "" // the default, as if not written
+			}
+			if sc != nil && sc.Labels["expect"] != expect {
+				t.Errorf("staticConfig.labels.expect is %q, want %q: the alerts tell expect modules apart by it", sc.Labels["expect"], expect)
 			}
 			want := fmt.Sprintf("%s.%s.svc:%d", svc.Name, svc.Namespace, svc.Spec.Ports[0].Port)
 			if s.ProberSpec.URL != want || s.ProberSpec.Path != "/probe" {
@@ -332,10 +445,18 @@ func TestManifests(t *testing.T) {
 	})
 }
 
-// configModules returns the modules of the ConfigMap's config.yml with
-// their timeouts. The exporter's own --config.check validates the file in
-// CI (.ci/kubernetes-check.sh); this only reads what the Probes rely on.
-func configModules(t *testing.T, cm *corev1.ConfigMap) map[string]time.Duration {
+// module is what the Probes rely on of a module in config.yml.
+type module struct {
+	Timeout   time.Duration
+	SYNCount  int
+	Addresses string
+	Expect    string
+}
+
+// configModules returns the modules of the ConfigMap's config.yml. The
+// exporter's own --config.check validates the file in CI
+// (.ci/kubernetes-check.sh); this only reads what the Probes rely on.
+func configModules(t *testing.T, cm *corev1.ConfigMap) map[string]module {
 	t.Helper()
 	raw, ok := cm.Data["config.yml"]
 	if !ok {
@@ -343,13 +464,16 @@ func configModules(t *testing.T, cm *corev1.ConfigMap) map[string]time.Duration 
 	}
 	var cfg struct {
 		Modules map[string]struct {
-			Timeout string `json:"timeout"`
+			Timeout   string `json:"timeout"`
+			SYNCount  int    `json:"syn_count"`
+			Addresses string `json:"addresses"`
+			Expect    string `json:"expect"`
 		} `json:"modules"`
 	}
 	if err := yaml.Unmarshal([]byte(raw), &cfg); err != nil {
 		t.Fatalf("config.yml: %v", err)
 	}
-	out := map[string]time.Duration{}
+	out := map[string]module{}
 	for name, mod := range cfg.Modules {
 		d := 5 * time.Second // the exporter's default
 		if mod.Timeout != "" {
@@ -358,7 +482,7 @@ func configModules(t *testing.T, cm *corev1.ConfigMap) map[string]time.Duration 
 				t.Fatalf("module %s: timeout: %v", name, err)
 			}
 		}
-		out[name] = d
+		out[name] = module{Timeout: d, SYNCount: mod.SYNCount, Addresses: mod.Addresses, Expect: mod.Expect}
 	}
 	return out
 }
