@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -107,6 +108,41 @@ func TestMetricsFormats(t *testing.T) {
 			}
 			if tt.suffix == "\n" && strings.Contains(body, "# EOF") {
 				t.Errorf("text format answer carries OpenMetrics' # EOF")
+			}
+		})
+	}
+}
+
+// TestReloadRefusesCrossSite: a form post that a browser makes on behalf
+// of another site is refused before anything is reloaded; tools that
+// send no such header, and the exporter's own pages, are not.
+func TestReloadRefusesCrossSite(t *testing.T) {
+	s := newTestServer(t, Options{})
+	host := strings.TrimPrefix(s.URL, "http://")
+	for _, tc := range []struct {
+		name   string
+		header []string
+		want   int
+	}{
+		{"curl", nil, http.StatusOK},
+		{"same origin", []string{"Origin", s.URL, "Sec-Fetch-Site", "same-origin"}, http.StatusOK},
+		{"typed in", []string{"Sec-Fetch-Site", "none"}, http.StatusOK},
+		{"another site", []string{"Origin", "http://evil.test", "Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"another origin, older browser", []string{"Origin", "http://evil.test"}, http.StatusForbidden},
+		{"same site, other port", []string{"Origin", "http://" + host + "0", "Sec-Fetch-Site", "same-site"}, http.StatusForbidden},
+		{"a sandboxed frame", []string{"Origin", "null"}, http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, s.URL+"/-/reload", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				req.Header.Set(tc.header[i], tc.header[i+1])
+			}
+			status, _, body := do(t, req)
+			if status != tc.want {
+				t.Errorf("status %d (%q), want %d", status, body, tc.want)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -162,11 +163,37 @@ func serveHealthy(w http.ResponseWriter, _ *http.Request) {
 // serveReload reloads the configuration. The method is POST so that a
 // crawler or a prefetching browser cannot trigger it; the mux answers 405
 // to other methods.
-func (e *Exporter) serveReload(w http.ResponseWriter, _ *http.Request) {
+func (e *Exporter) serveReload(w http.ResponseWriter, r *http.Request) {
+	if err := sameOrigin(r); err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
 	if err := e.Reload(); err != nil {
 		http.Error(w, fmt.Sprintf("failed to reload config: %v", err), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "Config reloaded\n")
+}
+
+// sameOrigin refuses a request that a browser sent on behalf of another
+// site: a page anywhere could otherwise make a visitor's browser POST a
+// form to /-/reload on a loopback or internal exporter. Browsers say
+// where a request comes from (Sec-Fetch-Site, or Origin on a POST);
+// curl, promtool and Prometheus send neither, and are let through.
+func sameOrigin(r *http.Request) error {
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return fmt.Errorf("cross-site request refused (Sec-Fetch-Site: %.20q)", site)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host != r.Host {
+		return fmt.Errorf("cross-site request refused (Origin %.60q is not %.60q)", origin, r.Host)
+	}
+	return nil
 }
