@@ -7,6 +7,7 @@ package collector
 
 import (
 	"cmp"
+	"container/list"
 	"math/bits"
 	"slices"
 	"sync"
@@ -37,6 +38,8 @@ type targetState struct {
 	n      int
 	// Last is the latest probe.
 	Last *probeRecord
+	// used is the state's place in targetStates.lru.
+	used *list.Element
 }
 
 // Up is the latest probe's probe_success.
@@ -55,6 +58,10 @@ type targetStates struct {
 	mu    sync.Mutex
 	limit int
 	byKey map[targetKey]*targetState
+	// lru orders the states by their latest probe, the newest in front:
+	// the one at the back goes first, in constant time, however many
+	// targets a busy exporter cycles through.
+	lru list.List
 }
 
 // newTargetStates keeps at most limit targets; 0 keeps none.
@@ -76,6 +83,7 @@ func (ts *targetStates) observe(rec *probeRecord) {
 	case !ok:
 		ts.makeRoom()
 		s = &targetState{targetKey: key, Since: rec.Start}
+		s.used = ts.lru.PushFront(s)
 		ts.byKey[key] = s
 	case rec.Start.Before(s.Last.Start):
 		// Probes of one target can finish out of order; the state is
@@ -91,6 +99,7 @@ func (ts *targetStates) observe(rec *probeRecord) {
 	s.recent &= 1<<recentProbes - 1
 	s.n = min(s.n+1, recentProbes)
 	s.Last = rec
+	ts.lru.MoveToFront(s.used)
 }
 
 // makeRoom forgets the target probed least recently when the limit is
@@ -99,12 +108,7 @@ func (ts *targetStates) makeRoom() {
 	if len(ts.byKey) < ts.limit {
 		return
 	}
-	var oldest *targetState
-	for _, s := range ts.byKey {
-		if oldest == nil || s.Last.Start.Before(oldest.Last.Start) {
-			oldest = s
-		}
-	}
+	oldest := ts.lru.Remove(ts.lru.Back()).(*targetState)
 	delete(ts.byKey, oldest.targetKey)
 }
 
