@@ -156,7 +156,8 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 //go:noinline
 func (e *Exporter) checkMany(ctx context.Context, rec *probeRecord, opts prober.Options, plan prober.Plan) prober.Result {
 	s := e.opts.Checker.CheckMany(ctx, rec.Target, opts, plan)
-	rec.Summary = summarizeChecks(&s)
+	kept := s.WithoutResults()
+	rec.Summary = &kept
 	return standIn(&s)
 }
 
@@ -262,7 +263,7 @@ func logResult(logger log.Logger, rec *probeRecord) {
 	if s := rec.Summary; s != nil {
 		kv = append(kv, "checks", s.Checks, "open", s.Classes[prober.ClassOpen], "loss_ratio", s.LossRatio())
 		if s.Plan.AllAddresses {
-			kv = append(kv, "addresses_checked", len(s.Addresses), "addresses_open", s.addressesOpen(),
+			kv = append(kv, "addresses_checked", len(s.Addresses), "addresses_open", s.AddressesOpen(),
 				"addresses_denied", s.Denied, "addresses_cut", s.Cut)
 		}
 	} else {

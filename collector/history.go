@@ -21,11 +21,12 @@ type probeRecord struct {
 	Timeout  time.Duration
 	Duration time.Duration
 	// Result is the check's result. With several checks, Summary sums
-	// them up (bounded, whatever their number), and Result is the one
+	// them up without their results (Summary.WithoutResults: bounded,
+	// whatever their number), and Result is the one
 	// whose details stand for them (see standIn): read the probe's
 	// outcome through the methods of outcome.go, never from Result alone.
 	Result  prober.Result
-	Summary *checksSummary
+	Summary *prober.Summary
 }
 
 // history keeps the latest probes. Failures go to a ring of their own so

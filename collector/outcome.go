@@ -126,7 +126,7 @@ func (rec *probeRecord) Outcome() string {
 
 // writeChecks writes "10 checks: 7 open, 3 timeout; loss 30%; 1/2
 // addresses open".
-func (rec *probeRecord) writeChecks(b *strings.Builder, s *checksSummary) {
+func (rec *probeRecord) writeChecks(b *strings.Builder, s *prober.Summary) {
 	if s.Checks == 0 {
 		b.WriteString("no check made")
 		return
@@ -143,7 +143,7 @@ func (rec *probeRecord) writeChecks(b *strings.Builder, s *checksSummary) {
 		fmt.Fprintf(b, "; loss %g%%", math.Round(1000*s.LossRatio())/10)
 	}
 	if s.Plan.AllAddresses {
-		fmt.Fprintf(b, "; %d/%d addresses open", s.addressesOpen(), len(s.Addresses))
+		fmt.Fprintf(b, "; %d/%d addresses open", s.AddressesOpen(), len(s.Addresses))
 	}
 }
 

@@ -142,11 +142,11 @@ var probeFamilies = sortFamilies([]probeFamily{
 		}},
 	{name: "probe_tcp_addresses_open", helpMany: "Addresses where at least one check found the port open.",
 		write: func(b []byte, v probeView) []byte {
-			return sampleIf(b, v.addresses(), "probe_tcp_addresses_open", float64(v.many.addressesOpen()))
+			return sampleIf(b, v.addresses(), "probe_tcp_addresses_open", float64(v.many.AddressesOpen()))
 		}},
 	{name: "probe_tcp_addresses_denied", helpMany: "Addresses refused by the module's target lists.",
 		write: func(b []byte, v probeView) []byte {
-			return sampleIf(b, v.addresses(), "probe_tcp_addresses_denied", float64(v.many.Denied))
+			return sampleIf(b, v.addresses(), "probe_tcp_addresses_denied", float64(len(v.many.Denied)))
 		}},
 	{name: "probe_tcp_addresses_cut", helpMany: "Addresses not checked for being beyond address_limit.",
 		write: func(b []byte, v probeView) []byte {

@@ -33,9 +33,10 @@ func summaryRecords(t *testing.T) map[string]*probeRecord {
 			Options: prober.OptionTimestamps | prober.OptionSACK | prober.OptionWindowScale}
 		return r
 	}
-	summary := func(s prober.Summary) *checksSummary {
+	summary := func(s prober.Summary) *prober.Summary {
 		s.Summarize()
-		return summarizeChecks(&s)
+		kept := s.WithoutResults()
+		return &kept
 	}
 	module := func(yaml string) config.Module {
 		c, err := config.Load([]byte("modules:\n  m: " + yaml + "\n"))

@@ -13,7 +13,7 @@ import (
 type probeView struct {
 	rec *probeRecord
 	// many is the summary of a probe of several checks, nil for one.
-	many        *checksSummary
+	many        *prober.Summary
 	addr        netip.AddrPort
 	dns         time.Duration
 	success     bool

@@ -48,14 +48,34 @@ type Summary struct {
 	SYNRetransmits uint32
 	ACKsSent       int
 	ACKSent        bool
-	// Worst is the first result that is not open in the order of
-	// Results, or the first result when all are open, or Failure.
+	// Checks counts Results; FirstAddr is the address of the first, or
+	// of Failure when there is none.
+	Checks    int
+	FirstAddr netip.AddrPort
+	// Worst is the first result that this host could not make (class
+	// local), else the first that is not open, in the order of Results;
+	// or the first result when all are open, or Failure.
 	Worst Result
-	// FirstOpen is the index in Results of the first open result, -1
-	// when none is.
-	FirstOpen int
+	// Unmet is the first result that did not end as the Plan expects, or
+	// Worst when all did, or Failure: the check that explains
+	// a failed probe. Its class is what happened (open, for a port that
+	// answered but must not).
+	Unmet Result
+	// FirstOpen is the first open result, the answer whose details (the
+	// peer's options, say) stand for the target; HasOpen says whether
+	// there is one.
+	FirstOpen Result
+	HasOpen   bool
 	// Success is whether the checks met Plan's expectation.
 	Success bool
+}
+
+// WithoutResults is s without its Results, whose size grows with the
+// checks: every field computed from them stays, so a probe's summary can
+// be kept (for a landing page, say) at a size bounded by its addresses.
+func (s Summary) WithoutResults() Summary {
+	s.Results = nil
+	return s
 }
 
 // Spread describes a set of durations.
@@ -80,20 +100,26 @@ type AddressSummary struct {
 
 // LossRatio is Lost over the checks made; 0 when none was.
 func (s *Summary) LossRatio() float64 {
-	if len(s.Results) == 0 {
+	if s.Checks == 0 {
 		return 0
 	}
-	return float64(s.Lost) / float64(len(s.Results))
+	return float64(s.Lost) / float64(s.Checks)
 }
 
-// FirstOpenResult returns the first open result, if any: the answer whose
-// details (the peer's options, say) stand for the target.
-func (s *Summary) FirstOpenResult() (Result, bool) {
-	if s.FirstOpen < 0 {
-		return Result{}, false
+// AddressesOpen counts the addresses where at least one check found the
+// port open.
+func (s *Summary) AddressesOpen() int {
+	n := 0
+	for _, a := range s.Addresses {
+		if a.Open > 0 {
+			n++
+		}
 	}
-	return s.Results[s.FirstOpen], true
+	return n
 }
+
+// FirstOpenResult returns the first open result, if any.
+func (s *Summary) FirstOpenResult() (Result, bool) { return s.FirstOpen, s.HasOpen }
 
 // Summarize computes the fields that follow from Results, Failure and
 // Plan.
@@ -102,10 +128,11 @@ func (s *Summary) Summarize() { s.summarize() }
 func (s *Summary) summarize() {
 	s.Classes = [len(classNames)]int{}
 	s.Lost, s.SYNRetransmits, s.ACKsSent = 0, 0, 0
-	s.FirstOpen = -1
-	s.Worst = s.Failure
+	s.FirstOpen, s.HasOpen = Result{}, false
+	s.Checks, s.FirstAddr = len(s.Results), s.Failure.Addr
+	s.Worst, s.Unmet = s.Failure, s.Failure
 	var synacks, rtts []time.Duration
-	for i, r := range s.Results {
+	for _, r := range s.Results {
 		s.Classes[r.Class]++
 		if lost(r) {
 			s.Lost++
@@ -117,8 +144,8 @@ func (s *Summary) summarize() {
 		if r.Success() {
 			synacks = append(synacks, r.SYNACK)
 			rtts = append(rtts, r.RTT)
-			if s.FirstOpen < 0 {
-				s.FirstOpen = i
+			if !s.HasOpen {
+				s.FirstOpen, s.HasOpen = r, true
 			}
 		}
 	}
@@ -135,6 +162,11 @@ func (s *Summary) summarize() {
 			i = slices.IndexFunc(s.Results, func(r Result) bool { return !r.Success() })
 		}
 		s.Worst = s.Results[max(i, 0)]
+		s.FirstAddr = s.Results[0].Addr
+		s.Unmet = s.Worst
+		if i = slices.IndexFunc(s.Results, func(r Result) bool { return !s.Plan.Expect.Met(r.Class) }); i >= 0 {
+			s.Unmet = s.Results[i]
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package prober
 
 import (
 	"net/netip"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -168,8 +169,15 @@ func TestSummaryAggregates(t *testing.T) {
 			if s.Worst.Class != tt.worst || s.Worst.Errno != tt.errno {
 				t.Errorf("worst %v/%v, want %v/%v", s.Worst.Class, s.Worst.Errno, tt.worst, tt.errno)
 			}
-			if s.FirstOpen != tt.firstOpen || s.Success != tt.success {
-				t.Errorf("first open %d, success %v; want %d, %v", s.FirstOpen, s.Success, tt.firstOpen, tt.success)
+			firstOpen := slices.IndexFunc(s.Results, Result.Success)
+			if first, ok := s.FirstOpenResult(); ok != (tt.firstOpen >= 0) || ok && first != s.Results[tt.firstOpen] {
+				t.Errorf("first open %+v (%v), want result %d", first, ok, tt.firstOpen)
+			}
+			if firstOpen != tt.firstOpen || s.Success != tt.success {
+				t.Errorf("first open %d, success %v; want %d, %v", firstOpen, s.Success, tt.firstOpen, tt.success)
+			}
+			if s.Checks != len(s.Results) {
+				t.Errorf("Checks %d, want %d", s.Checks, len(s.Results))
 			}
 			if len(s.Addresses) != len(tt.addrs) {
 				t.Fatalf("addresses %+v, want %+v", s.Addresses, tt.addrs)
@@ -190,8 +198,12 @@ func TestSummaryLossRatio(t *testing.T) {
 	if got := s.LossRatio(); got != 0.3 {
 		t.Errorf("loss ratio %g, want 0.3", got)
 	}
-	if r, ok := s.FirstOpenResult(); !ok || r.Class != ClassOpen || s.FirstOpen != 3 {
-		t.Errorf("first open: %v %v at %d", r.Class, ok, s.FirstOpen)
+	if r, ok := s.FirstOpenResult(); !ok || r.Class != ClassOpen {
+		t.Errorf("first open: %v %v", r.Class, ok)
+	}
+	kept := s.WithoutResults()
+	if kept.Results != nil || kept.LossRatio() != 0.3 || kept.Checks != 10 || kept.Classes != s.Classes {
+		t.Errorf("without results: %d results, loss %g, %d checks", len(kept.Results), kept.LossRatio(), kept.Checks)
 	}
 	empty := Summary{}
 	empty.Summarize()
