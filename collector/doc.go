@@ -16,7 +16,8 @@
 // A finished probe is a probeRecord. Its /probe gauges, the exporter's
 // counters, its debug log line and its landing-page row all read what it
 // came to the same way (outcome.go); with several checks the record keeps
-// a summary bounded in size (checks_summary.go), not every result.
+// the summary of its checks without their results
+// (prober.Summary.WithoutResults), bounded in size however many there are.
 //
 // The handler holds no connections of its own: main.go serves it with a
 // stock net/http server through exporter-toolkit.
