@@ -37,47 +37,33 @@ type selfMetrics struct {
 // collectors and build_info in reg. inFlight is read at scrape time.
 func newSelfMetrics(reg prometheus.Registerer, inFlight, checksInFlight *atomic.Int64) *selfMetrics {
 	m := &selfMetrics{
-		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "probes_total",
-			Help: "Probes answered with metrics, by module, whatever their outcome.",
-		}, []string{"module"}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "probe_failures_total",
-			Help: "Probes that answered probe_success 0, by module and the class of the check that failed them (the first that did not end as the module expects; open for a port that answered but must not).",
-		}, []string{"module", "class"}),
-		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "checks_total",
-			Help: "Checks made by probes, by module and the class each ended in, whether the module expected it or not (a probe that could make none counts the class that says why).",
-		}, []string{"module", "class"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "probes_rejected_total",
-			Help: "Probes refused or cut short by a limit, by reason (concurrency: the probe's checks would exceed --probe.max-concurrency checks in flight, no packet sent; target_denied: the module's allowed_targets or denied_targets refused the target, no packet sent; local: this host could not make some of the probe's checks, out of file descriptors, buffers or ports).",
-		}, []string{"reason"}),
-		ackLeaks: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "ack_leaks_total",
-			Help: "Half-open checks after which the kernel had sent an ACK, so the target saw a completed connection (a probe of several checks adds one per such check); should stay 0.",
-		}),
-		moduleUnknown: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "module_unknown_total",
-			Help: "Probe requests rejected because they named a module the configuration does not have.",
-		}),
-		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "config_last_reload_successful",
-			Help: "1 if the last configuration load succeeded, 0 if it failed (the previous configuration stays in use).",
-		}),
-		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
-			Help: "Unix time of the last successful configuration load.",
-		}),
+		probes: counterVec("probes_total",
+			"Probes answered with metrics, by module, whatever their outcome.",
+			"module"),
+		failures: counterVec("probe_failures_total",
+			"Probes that answered probe_success 0, by module and the class of the check that failed them (the first that did not end as the module expects; open for a port that answered but must not).",
+			"module", "class"),
+		checks: counterVec("checks_total",
+			"Checks made by probes, by module and the class each ended in, whether the module expected it or not (a probe that could make none counts the class that says why).",
+			"module", "class"),
+		rejected: counterVec("probes_rejected_total",
+			"Probes refused or cut short by a limit, by reason (concurrency: the probe's checks would exceed --probe.max-concurrency checks in flight, no packet sent; target_denied: the module's allowed_targets or denied_targets refused the target, no packet sent; local: this host could not make some of the probe's checks, out of file descriptors, buffers or ports).",
+			"reason"),
+		ackLeaks: counter("ack_leaks_total",
+			"Half-open checks after which the kernel had sent an ACK, so the target saw a completed connection (a probe of several checks adds one per such check); should stay 0."),
+		moduleUnknown: counter("module_unknown_total",
+			"Probe requests rejected because they named a module the configuration does not have."),
+		reloadOK: gauge("config_last_reload_successful",
+			"1 if the last configuration load succeeded, 0 if it failed (the previous configuration stays in use)."),
+		reloadTime: gauge("config_last_reload_success_timestamp_seconds",
+			"Unix time of the last successful configuration load."),
 	}
-	inFlightGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: namespace, Name: "probes_in_flight",
-		Help: "Probes running right now.",
-	}, func() float64 { return float64(inFlight.Load()) })
-	checksGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: namespace, Name: "checks_in_flight",
-		Help: "Check slots the probes running right now hold: the checks (sockets) their modules can make, which --probe.max-concurrency bounds.",
-	}, func() float64 { return float64(checksInFlight.Load()) })
+	inFlightGauge := gaugeFunc("probes_in_flight",
+		"Probes running right now.",
+		func() float64 { return float64(inFlight.Load()) })
+	checksGauge := gaugeFunc("checks_in_flight",
+		"Check slots the probes running right now hold: the checks (sockets) their modules can make, which --probe.max-concurrency bounds.",
+		func() float64 { return float64(checksInFlight.Load()) })
 	m.rejected.WithLabelValues(reasonConcurrency)
 	m.rejected.WithLabelValues(reasonTargetDenied)
 	m.rejected.WithLabelValues(reasonLocal)
@@ -122,4 +108,22 @@ func (m *selfMetrics) observe(rec *probeRecord) {
 	if !errors.Is(rec.Result.Err, errConcurrency) && rec.classCounts()[prober.ClassLocal] > 0 {
 		m.rejected.WithLabelValues(reasonLocal).Inc()
 	}
+}
+
+// counterVec, counter, gauge and gaugeFunc make the exporter's own
+// metrics, each named under the namespace.
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+}
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help})
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help})
+}
+
+func gaugeFunc(name, help string, value func() float64) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, value)
 }
