@@ -3,31 +3,28 @@
 // one half-open check per interval, and what they find goes into
 // counters and histograms on /metrics (docs/continuous.md).
 //
-// The life of a target:
+// The life of a target, one name per step:
 //
-//	Apply ──> resolve ──> slot ──> start ──> finish
-//	            ^  every    |  one   |  BeginAddr  |  counters, histogram,
-//	            |  30s      |  timer |  (prober    |  the landing page's ring
-//	            +-----------+        |   loop)     |
+//		Apply -> resolve (every 30s) -> slot (each interval) -> start -> finish
 //
-//   - Schedule (schedule.go): one goroutine keeps every target in a heap
-//     by the instant it is due and sleeps on one timer. A target's slots
-//     are fixed in time: its phase inside the interval comes from Hash, so
-//     checks are spread over the interval and keep their phase across
-//     restarts. At a slot each current address gets a check, unless its
-//     previous one is still out: that one is owed and starts when the
-//     previous ends. A token bucket (--continuous.max-rate) defers checks
-//     beyond the rate, never drops them.
-//   - Resolve (resolve.go): names are looked up by a few resolver
-//     goroutines, at most every resolve interval; IP literals once.
-//     Addresses that a name stops resolving to keep their series for five
-//     intervals.
-//   - Check: BeginAddr sends the SYN and hands the socket to the prober's
-//     loop; the budget, min(module timeout, interval), is the check's
-//     context deadline. There is no goroutine per target or per check.
-//   - Finish: the prober calls back on its loop; counters are atomics, and
-//     the lock is held only to note that the address is free again and to
-//     keep the sample for the landing page.
+//	  - Schedule (schedule.go): one goroutine keeps every target in a heap
+//	    by the instant it is due and sleeps on one timer. A target's slots
+//	    are fixed in time: its phase inside the interval comes from Hash, so
+//	    checks are spread over the interval and keep their phase across
+//	    restarts. At a slot each current address gets a check, unless its
+//	    previous one is still out: that one is owed and starts when the
+//	    previous ends. A token bucket (--continuous.max-rate) defers checks
+//	    beyond the rate, never drops them.
+//	  - Resolve (resolve.go): names are looked up by a few resolver
+//	    goroutines, at most every resolve interval; IP literals once.
+//	    Addresses that a name stops resolving to keep their series for five
+//	    intervals.
+//	  - Check: BeginAddr sends the SYN and hands the socket to the prober's
+//	    loop; the budget, min(module timeout, interval), is the check's
+//	    context deadline. There is no goroutine per target or per check.
+//	  - Finish: the prober calls back on its loop; counters are atomics, and
+//	    the lock is held only to note that the address is free again and to
+//	    keep the sample for the landing page.
 //
 // Metrics (metrics.go) are collected without a lock on the counters:
 // label pairs are built once per series, and a scrape only copies
