@@ -106,12 +106,28 @@ func (r *Runner) pollFiles() {
 }
 
 // refreshFiles reads the files again and applies what changed; with
-// force every file is read (a reload).
+// force every file is read (a reload). A poll that finds a change or a
+// new error reports it through Options.ReportFiles, after letting go of
+// applyMu: the report takes the exporter's reload lock, which a reload
+// holds while it calls Apply.
 func (r *Runner) refreshFiles(force bool) error {
+	report, err := r.reloadFiles(force)
+	if report {
+		if err != nil {
+			level.Error(r.logger).Log("msg", "Error reading continuous target files; their targets stay as they were", "err", err)
+		}
+		if r.opts.ReportFiles != nil {
+			r.opts.ReportFiles(err)
+		}
+	}
+	return err
+}
+
+func (r *Runner) reloadFiles(force bool) (report bool, err error) {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	if r.cfg == nil {
-		return nil
+		return false, nil
 	}
 	files, changed, err := r.files.load(r.cfg, force)
 	if changed || force {
@@ -124,16 +140,9 @@ func (r *Runner) refreshFiles(force bool) error {
 	if err != nil {
 		msg = err.Error()
 	}
-	if !force && (changed || msg != r.lastFileErr) {
-		if err != nil {
-			level.Error(r.logger).Log("msg", "Error reading continuous target files; their targets stay as they were", "err", msg)
-		}
-		if r.opts.ReportFiles != nil {
-			r.opts.ReportFiles(err)
-		}
-	}
+	report = !force && (changed || msg != r.lastFileErr)
 	r.lastFileErr = msg
-	return err
+	return report, err
 }
 
 // Apply makes cfg's continuous groups the targets: unchanged targets
