@@ -83,7 +83,9 @@ type Runner struct {
 	// in flight; they start as soon as it ends.
 	owed   []*address
 	bucket tokenBucket
-	closed bool
+	// lastRefusal is when the rate limit last held a check back.
+	lastRefusal time.Time
+	closed      bool
 
 	// applyMu orders Apply and the file poll; it is taken before mu.
 	applyMu     sync.Mutex

@@ -33,11 +33,8 @@ func (r *Runner) schedule() {
 			return
 		}
 		now := time.Now()
-		batch = r.collectDue(now, batch[:0])
 		var next time.Time
-		if len(r.due) > 0 {
-			next = r.due[0].due
-		}
+		batch, next = r.collectDue(now, batch[:0])
 		r.mu.Unlock()
 		for i := range batch {
 			r.start(batch[i])
@@ -59,8 +56,11 @@ func (r *Runner) schedule() {
 }
 
 // collectDue picks the checks due at now and moves their targets to
-// their next slot. Under mu.
-func (r *Runner) collectDue(now time.Time, batch []start) []start {
+// their next slot. It returns when to look again: the next slot, or,
+// when the rate limit holds the earliest target back, when the limit
+// lets it go. Targets wait in the order of their slots, so none is
+// starved. Under mu.
+func (r *Runner) collectDue(now time.Time, batch []start) ([]start, time.Time) {
 	for _, a := range r.owed {
 		if !a.t.removed && !a.inFlight && a.gone.IsZero() {
 			r.bucket.force(now, 1)
@@ -70,7 +70,7 @@ func (r *Runner) collectDue(now time.Time, batch []start) []start {
 	}
 	clear(r.owed)
 	r.owed = r.owed[:0]
-	for len(r.due) > 0 && !r.due[0].due.After(now) {
+	for len(r.due) > 0 && !r.due[0].slot.After(now) {
 		t := r.due[0]
 		if r.needsResolve(t, now) {
 			r.requestResolve(t)
@@ -83,19 +83,24 @@ func (r *Runner) collectDue(now time.Time, batch []start) []start {
 			r.countFailure(t, now)
 		default:
 			var ok bool
-			if batch, ok = r.startTarget(t, now, batch); !ok {
-				continue // deferred: t is back in the heap
+			var wait time.Duration
+			if batch, wait, ok = r.startTarget(t, now, batch); !ok {
+				return batch, now.Add(wait)
 			}
 		}
 		r.advance(t, now)
 	}
-	return batch
+	if len(r.due) == 0 {
+		return batch, time.Time{}
+	}
+	return batch, r.due[0].slot
 }
 
-// startTarget adds t's checks to batch, unless the rate limit defers
-// them, in which case it moves t to when it may start and returns
-// false. Under mu.
-func (r *Runner) startTarget(t *target, now time.Time, batch []start) ([]start, bool) {
+// startTarget adds t's checks to batch, unless the rate limit holds
+// them back: then it returns false and how long until they may start.
+// Checks whose slot came while the limit held checks back are counted
+// as deferred when they start. Under mu.
+func (r *Runner) startTarget(t *target, now time.Time, batch []start) ([]start, time.Duration, bool) {
 	n := 0
 	for _, a := range t.addrs {
 		if a.gone.IsZero() && !a.inFlight {
@@ -103,14 +108,13 @@ func (r *Runner) startTarget(t *target, now time.Time, batch []start) ([]start, 
 		}
 	}
 	if n > 0 {
-		if wait, ok := r.bucket.take(now, n); !ok {
-			if !t.deferred {
-				t.deferred = true
-				r.metrics.deferred.Add(float64(n))
-			}
-			t.due = now.Add(wait)
-			r.due.fix(t)
-			return batch, false
+		wait, ok := r.bucket.take(now, n)
+		if !ok {
+			r.lastRefusal = now
+			return batch, wait, false
+		}
+		if !r.lastRefusal.IsZero() && !t.slot.After(r.lastRefusal) {
+			r.metrics.deferred.Add(float64(n))
 		}
 	}
 	for _, a := range t.addrs {
@@ -128,7 +132,7 @@ func (r *Runner) startTarget(t *target, now time.Time, batch []start) ([]start, 
 			batch = append(batch, start{a: a, slot: t.slot, s: t.settings})
 		}
 	}
-	return batch, true
+	return batch, 0, true
 }
 
 // advance moves t to its next slot. A target more than an interval
@@ -141,7 +145,6 @@ func (r *Runner) advance(t *target, now time.Time) {
 	if t.slot.Before(now) {
 		t.slot = nextSlot(now, s.phase, s.interval)
 	}
-	t.due, t.deferred = t.slot, false
 	r.due.fix(t)
 }
 
@@ -205,12 +208,12 @@ func (r *Runner) finish(a *address, res prober.Result) {
 	}
 }
 
-// dueHeap orders targets by when they are due; one timer serves them
+// dueHeap orders targets by their next slot; one timer serves them
 // all.
 type dueHeap []*target
 
 func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Less(i, j int) bool { return h[i].slot.Before(h[j].slot) }
 func (h dueHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].heapIndex, h[j].heapIndex = i, j

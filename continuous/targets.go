@@ -69,11 +69,8 @@ type target struct {
 	base     []*dto.LabelPair // module, target and the labels
 	settings *settings
 
-	// The schedule: slot is the instant the next check belongs to; due
-	// is when the scheduler looks at the target, slot or later when the
-	// rate limit defers it.
-	slot, due time.Time
-	deferred  bool // the slot's checks have been counted as deferred
+	// slot is the instant the next check belongs to.
+	slot      time.Time
 	heapIndex int
 
 	// Resolution.
@@ -223,7 +220,6 @@ func (r *Runner) remove(t *target) {
 // reschedule puts t in the heap at its next slot.
 func (r *Runner) reschedule(t *target, now time.Time) {
 	t.slot = nextSlot(now, t.settings.phase, t.settings.interval)
-	t.due, t.deferred = t.slot, false
 	if t.heapIndex >= 0 {
 		r.due.fix(t)
 	} else {
