@@ -54,7 +54,7 @@ func BenchmarkScheduledCheck(b *testing.B) {
 		time.Sleep(time.Millisecond)
 	}
 	n := r.ended() - start
-	b.ReportMetric(float64((cpuTime(b) - cpu).Nanoseconds())/float64(n), "cpu-ns/check")
+	b.ReportMetric(float64((cpuTime(b)-cpu).Nanoseconds())/float64(n), "cpu-ns/check")
 	b.ReportMetric(0, "ns/op")
 }
 
