@@ -23,6 +23,7 @@ type start struct {
 // address's slot passed while its previous check was still out.
 func (r *Runner) schedule() {
 	defer r.stopped.Done()
+	defer close(r.startQ) // the starters end once they have drained it
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var batch []start
@@ -37,7 +38,7 @@ func (r *Runner) schedule() {
 		batch, next = r.collectDue(now, batch[:0])
 		r.mu.Unlock()
 		for i := range batch {
-			r.start(batch[i])
+			r.startQ <- batch[i]
 			batch[i] = start{}
 		}
 		if len(batch) > 0 {
@@ -162,6 +163,18 @@ func (r *Runner) countFailure(t *target, now time.Time) {
 func (r *Runner) record(t *target, now time.Time, class prober.Class, synack time.Duration) {
 	t.ring.add(newSample(now, class, synack))
 	t.last, t.checked = class, true
+}
+
+// starter starts the checks the scheduler hands it. A few of them, one
+// per CPU, share the work of socket() and connect(), which on a busy host
+// is most of a check's cost (for a target on this host, connect() itself
+// runs the whole handshake), so that one goroutine's share of the CPU
+// does not bound the checks per second.
+func (r *Runner) starter() {
+	defer r.stopped.Done()
+	for st := range r.startQ {
+		r.start(st)
+	}
 }
 
 // start starts one check in the prober. Its result comes to finish, on
