@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
@@ -82,6 +83,10 @@ type series struct {
 	retransmits atomic.Uint64
 	hash        atomic.Uint64 // the hash + 1; 0 before an open answer
 	duration    prometheus.Histogram
+	// created is when the counters started from 0, sent with them so
+	// that Prometheus can count the first increment of a class whose
+	// series appears only when it first happens.
+	created *timestamppb.Timestamp
 }
 
 // newSeries makes a series whose label pairs are base (module, target,
@@ -89,7 +94,7 @@ type series struct {
 func newSeries(base []*dto.LabelPair, address string, hist HistogramOptions, eager uint32) *series {
 	labels := append(slices.Clone(base), labelPair("address", address))
 	sortPairs(labels)
-	s := &series{labels: labels, classes: make([]atomic.Uint64, numClasses)}
+	s := &series{labels: labels, classes: make([]atomic.Uint64, numClasses), created: timestamppb.Now()}
 	s.present.Store(eager)
 	s.classLabels = make([][]*dto.LabelPair, numClasses)
 	for c := range s.classLabels {
@@ -146,10 +151,10 @@ func (s *series) collect(ch chan<- prometheus.Metric) {
 	present := s.present.Load()
 	for c := range s.classes {
 		if present&(1<<c) != 0 {
-			ch <- &constMetric{desc: checksDesc, labels: s.classLabels[c], counter: true, value: float64(s.classes[c].Load())}
+			ch <- &constMetric{desc: checksDesc, labels: s.classLabels[c], counter: true, value: float64(s.classes[c].Load()), created: s.created}
 		}
 	}
-	ch <- &constMetric{desc: retransmitsDesc, labels: s.labels, counter: true, value: float64(s.retransmits.Load())}
+	ch <- &constMetric{desc: retransmitsDesc, labels: s.labels, counter: true, value: float64(s.retransmits.Load()), created: s.created}
 	if h := s.hash.Load(); h != 0 {
 		ch <- &constMetric{desc: hashDesc, labels: s.labels, value: float64(h - 1)}
 	}
@@ -165,6 +170,7 @@ type constMetric struct {
 	labels  []*dto.LabelPair
 	counter bool
 	value   float64
+	created *timestamppb.Timestamp // counters only
 }
 
 func (m *constMetric) Desc() *prometheus.Desc { return m.desc }
@@ -172,7 +178,7 @@ func (m *constMetric) Desc() *prometheus.Desc { return m.desc }
 func (m *constMetric) Write(out *dto.Metric) error {
 	out.Label = m.labels
 	if m.counter {
-		out.Counter = &dto.Counter{Value: &m.value}
+		out.Counter = &dto.Counter{Value: &m.value, CreatedTimestamp: m.created}
 	} else {
 		out.Gauge = &dto.Gauge{Value: &m.value}
 	}
@@ -216,7 +222,7 @@ func newSelfMetrics(reg prometheus.Registerer, ackLeaks prometheus.Counter) *sel
 		startDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:                            "synack_exporter_continuous_start_delay_seconds",
 			Help:                            "How late continuous checks started against their schedule; a growing tail means the exporter cannot keep up.",
-			Buckets:                         prometheus.ExponentialBuckets(0.0001, 4, 9),
+			Buckets:                         prometheus.ExponentialBuckets(0.0001, 2, 16), // 100 µs to 3.3 s
 			NativeHistogramBucketFactor:     1.1,
 			NativeHistogramMaxBucketNumber:  100,
 			NativeHistogramMinResetDuration: time.Hour,
