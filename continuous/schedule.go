@@ -144,7 +144,7 @@ func (r *Runner) advance(t *target, now time.Time) {
 	s := t.settings
 	t.slot = t.slot.Add(s.interval)
 	if t.slot.Before(now) {
-		t.slot = nextSlot(now, s.phase, s.interval)
+		t.slot = nextSlot(now, t.phase, s.interval)
 	}
 	r.due.fix(t)
 }

@@ -28,28 +28,23 @@ type spec struct {
 	settings *settings
 }
 
-// settings are how a target is checked; Apply replaces them whole, so a
-// check started with one set keeps it.
+// settings are how a group's targets are checked, shared by them; Apply
+// replaces them whole, so a check started with one set keeps it.
 type settings struct {
-	moduleName string
-	module     config.Module
-	opts       prober.Options
-	plan       prober.Plan
-	interval   time.Duration
-	phase      time.Duration
-	budget     time.Duration
+	module   config.Module
+	opts     prober.Options
+	plan     prober.Plan
+	interval time.Duration
+	budget   time.Duration
 }
 
-func newSettings(moduleName string, m config.Module, g config.ContinuousGroup, target string) *settings {
-	interval := time.Duration(g.Interval)
+func newSettings(m config.Module, g config.ContinuousGroup) *settings {
 	return &settings{
-		moduleName: moduleName,
-		module:     m,
-		opts:       m.ProbeOptions(),
-		plan:       m.Plan(),
-		interval:   interval,
-		phase:      Phase(Hash(moduleName, target), interval),
-		budget:     g.BudgetFor(m),
+		module:   m,
+		opts:     m.ProbeOptions(),
+		plan:     m.Plan(),
+		interval: time.Duration(g.Interval),
+		budget:   g.BudgetFor(m),
 	}
 }
 
@@ -67,7 +62,9 @@ type target struct {
 	literal  bool   // an IP address: resolved once, without DNS
 	labels   map[string]string
 	base     []*dto.LabelPair // module, target and the labels
+	hash     uint64           // Hash(module, target)
 	settings *settings
+	phase    time.Duration // Phase(hash, settings.interval)
 
 	// slot is the instant the next check belongs to.
 	slot      time.Time
@@ -112,7 +109,7 @@ type address struct {
 func (r *Runner) specs(cfg *config.Config, files map[int][]config.TargetGroup) []spec {
 	var out []spec
 	for i, g := range cfg.Continuous {
-		m := cfg.Modules[g.Module]
+		s := newSettings(cfg.Modules[g.Module], g)
 		add := func(target string, labels map[string]string) {
 			if !r.opts.Shard.Keeps(Hash(g.Module, target)) {
 				return
@@ -120,7 +117,7 @@ func (r *Runner) specs(cfg *config.Config, files map[int][]config.TargetGroup) [
 			out = append(out, spec{
 				key:      targetKey{module: g.Module, target: target, labels: labelKey(labels)},
 				labels:   labels,
-				settings: newSettings(g.Module, m, g, target),
+				settings: s,
 			})
 		}
 		for _, target := range g.Targets {
@@ -183,6 +180,7 @@ func (r *Runner) add(sp spec, now time.Time) {
 		name:      sp.key.target,
 		literal:   err == nil,
 		labels:    sp.labels,
+		hash:      Hash(sp.key.module, sp.key.target),
 		settings:  sp.settings,
 		heapIndex: -1,
 		ring:      newRing(sp.settings.interval),
@@ -200,7 +198,7 @@ func (r *Runner) add(sp spec, now time.Time) {
 func (r *Runner) update(t *target, s *settings, now time.Time) {
 	old := t.settings
 	t.settings = s
-	if old.interval != s.interval || old.phase != s.phase {
+	if old.interval != s.interval {
 		r.reschedule(t, now)
 	}
 	if !old.sameChecks(s) {
@@ -219,7 +217,8 @@ func (r *Runner) remove(t *target) {
 
 // reschedule puts t in the heap at its next slot.
 func (r *Runner) reschedule(t *target, now time.Time) {
-	t.slot = nextSlot(now, t.settings.phase, t.settings.interval)
+	t.phase = Phase(t.hash, t.settings.interval)
+	t.slot = nextSlot(now, t.phase, t.settings.interval)
 	if t.heapIndex >= 0 {
 		r.due.fix(t)
 	} else {
