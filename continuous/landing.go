@@ -95,17 +95,25 @@ func (r *Runner) Landing() template.HTML {
 	return template.HTML(b.String()) // html/template escaped every value
 }
 
-// views copies every target's state, sorted by module and target.
+// views copies every target's state, sorted by module and target. The
+// samples are copied under each target's own lock, not Runner.mu, so
+// that the page holds the scheduler up only while it lists targets.
 func (r *Runner) views() []targetView {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	out := make([]targetView, 0, len(r.targets))
+	targets := make([]*target, 0, len(r.targets))
 	for _, t := range r.targets {
+		targets = append(targets, t)
 		out = append(out, targetView{
 			module: t.key.module, target: t.name, labels: formatLabels(t.labels),
-			expect: t.settings.plan.Expect, last: t.last, checked: t.checked,
-			samples: t.ring.samples(),
+			expect: t.settings.plan.Expect,
 		})
+	}
+	r.mu.Unlock()
+	for i, t := range targets {
+		t.mu.Lock()
+		out[i].last, out[i].checked, out[i].samples = t.last, t.checked, t.ring.samples()
+		t.mu.Unlock()
 	}
 	slices.SortFunc(out, func(a, b targetView) int {
 		return cmp.Or(cmp.Compare(a.module, b.module), cmp.Compare(a.target, b.target), cmp.Compare(a.labels, b.labels))

@@ -22,23 +22,26 @@ func TestLanding(t *testing.T) {
 	}
 	now := time.Now()
 	r.mu.Lock()
-	for _, tg := range r.targets {
-		if tg.name != "127.0.0.1:22" {
-			continue
-		}
-		// The ring holds 10 (5 minutes of 1h, at least 10): one older
-		// than 5 minutes, which the plot shows but the counts leave out,
-		// then 9: 6 open at 1, 2, 4, 5, 7 and 8 ms, 3 lost.
-		r.record(tg, now.Add(-10*time.Minute), prober.ClassOpen, time.Millisecond)
-		for i := range 9 {
-			class, d := prober.ClassOpen, time.Duration(i+1)*time.Millisecond
-			if i%3 == 2 {
-				class, d = prober.ClassTimeout, 0
-			}
-			r.record(tg, now, class, d)
+	var tg *target
+	for _, x := range r.targets {
+		if x.name == "127.0.0.1:22" {
+			tg = x
 		}
 	}
 	r.mu.Unlock()
+	// The ring holds 10 (5 minutes of 1h, at least 10): one older than 5
+	// minutes, which the plot shows but the counts leave out, then 9: 6
+	// open at 1, 2, 4, 5, 7 and 8 ms, 3 lost.
+	tg.mu.Lock()
+	tg.record(now.Add(-10*time.Minute), prober.ClassOpen, time.Millisecond)
+	for i := range 9 {
+		class, d := prober.ClassOpen, time.Duration(i+1)*time.Millisecond
+		if i%3 == 2 {
+			class, d = prober.ClassTimeout, 0
+		}
+		tg.record(now, class, d)
+	}
+	tg.mu.Unlock()
 
 	doc, err := html.Parse(strings.NewReader(string(r.Landing())))
 	if err != nil {

@@ -108,6 +108,8 @@ func (r *Runner) newAddress(t *target, addr netip.AddrPort) *address {
 // t's interval; their series go with them. Under mu.
 func (r *Runner) dropGone(t *target, now time.Time) {
 	limit := goneIntervals * t.settings.interval
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.addrs = slices.DeleteFunc(t.addrs, func(a *address) bool {
 		return !a.gone.IsZero() && !a.inFlight && now.Sub(a.gone) > limit
 	})

@@ -82,9 +82,12 @@ type Runner struct {
 	targets map[targetKey]*target
 	due     dueHeap
 	// owed are addresses whose slot came while their previous check was
-	// in flight; they start as soon as it ends.
-	owed   []*address
-	bucket tokenBucket
+	// in flight; they start as soon as it ends. owedSpare is the
+	// scheduler's other buffer for them.
+	owedMu    sync.Mutex
+	owed      []*address
+	owedSpare []*address
+	bucket    tokenBucket
 	// lastRefusal is when the rate limit last held a check back.
 	lastRefusal time.Time
 	closed      bool

@@ -62,15 +62,22 @@ func (r *Runner) schedule() {
 // lets it go. Targets wait in the order of their slots, so none is
 // starved. Under mu.
 func (r *Runner) collectDue(now time.Time, batch []start) ([]start, time.Time) {
-	for _, a := range r.owed {
-		if !a.t.removed && !a.inFlight && a.gone.IsZero() {
+	r.owedMu.Lock()
+	owed := r.owed
+	r.owed = r.owedSpare
+	r.owedMu.Unlock()
+	for _, a := range owed {
+		t := a.t
+		t.mu.Lock()
+		if !t.removed && !a.inFlight && a.gone.IsZero() {
 			r.bucket.force(now, 1)
 			a.inFlight = true
-			batch = append(batch, start{a: a, slot: a.owedSlot, s: a.t.settings})
+			batch = append(batch, start{a: a, slot: a.owedSlot, s: t.settings})
 		}
+		t.mu.Unlock()
 	}
-	clear(r.owed)
-	r.owed = r.owed[:0]
+	clear(owed)
+	r.owedSpare = owed[:0]
 	for len(r.due) > 0 && !r.due[0].slot.After(now) {
 		t := r.due[0]
 		if r.needsResolve(t, now) {
@@ -102,6 +109,8 @@ func (r *Runner) collectDue(now time.Time, batch []start) ([]start, time.Time) {
 // Checks whose slot came while the limit held checks back are counted
 // as deferred when they start. Under mu.
 func (r *Runner) startTarget(t *target, now time.Time, batch []start) ([]start, time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	n := 0
 	for _, a := range t.addrs {
 		if a.gone.IsZero() && !a.inFlight {
@@ -156,11 +165,13 @@ func (r *Runner) countFailure(t *target, now time.Time) {
 		t.none = newSeries(t.base, "", r.opts.Histogram, 0)
 	}
 	t.none.count(t.failClass)
-	r.record(t, now, t.failClass, 0)
+	t.mu.Lock()
+	t.record(now, t.failClass, 0)
+	t.mu.Unlock()
 }
 
-// record keeps an ended check for the landing page. Under mu.
-func (r *Runner) record(t *target, now time.Time, class prober.Class, synack time.Duration) {
+// record keeps an ended check for the landing page. Under t.mu.
+func (t *target) record(now time.Time, class prober.Class, synack time.Duration) {
 	t.ring.add(newSample(now, class, synack))
 	t.last, t.checked = class, true
 }
@@ -190,7 +201,8 @@ func (r *Runner) start(st start) {
 }
 
 // finish counts an ended check. It runs on the prober's loop and must
-// not block for long: counters are atomics, the lock is held briefly.
+// not block: counters are atomics, and the target's own lock, which
+// only ever guards a few assignments, is all it takes.
 func (r *Runner) finish(a *address, res prober.Result) {
 	a.cancel()
 	if r.ctx.Err() != nil && res.Errno == syscall.ECANCELED {
@@ -207,16 +219,17 @@ func (r *Runner) finish(a *address, res prober.Result) {
 	if res.ACKSent && res.Mode == prober.ModeHalfOpen {
 		r.metrics.ackLeaks.Inc()
 	}
-	r.mu.Lock()
+	t := a.t
+	t.mu.Lock()
 	a.inFlight = false
-	r.record(a.t, time.Now(), res.Class, responseTime(res))
-	owed := a.owed && !a.t.removed
+	t.record(time.Now(), res.Class, responseTime(res))
+	owed := a.owed && !t.removed
+	a.owed = false
+	t.mu.Unlock()
 	if owed {
-		a.owed = false
+		r.owedMu.Lock()
 		r.owed = append(r.owed, a)
-	}
-	r.mu.Unlock()
-	if owed {
+		r.owedMu.Unlock()
 		r.poke()
 	}
 }

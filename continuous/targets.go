@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -55,7 +56,10 @@ func (s *settings) sameChecks(o *settings) bool {
 }
 
 // target is one configured host:port and what the Runner knows of it.
-// Every field but the immutable ones is guarded by Runner.mu.
+// Its fields are guarded by Runner.mu, except those under its own mu,
+// which a check's end needs: so that the prober's loop, which ends
+// checks, never waits for Runner.mu while the scheduler or a reload
+// holds it.
 type target struct {
 	key      targetKey
 	name     string // host:port as written
@@ -79,10 +83,13 @@ type target struct {
 	addrs      []*address   // the addresses, current and recently gone
 	none       *series      // checks that reached no address
 
+	// mu guards ring, last, checked and removed, and the addresses'
+	// inFlight, owed and owedSlot. It is taken after Runner.mu.
+	mu      sync.Mutex
 	ring    ring
 	last    prober.Class
 	checked bool // last is set
-	removed bool
+	removed bool // written under Runner.mu as well
 }
 
 // address is one address of a target, with its series.
@@ -208,7 +215,9 @@ func (r *Runner) update(t *target, s *settings, now time.Time) {
 }
 
 func (r *Runner) remove(t *target) {
+	t.mu.Lock()
 	t.removed = true
+	t.mu.Unlock()
 	if t.heapIndex >= 0 {
 		r.due.remove(t)
 	}
