@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-kit/log/level"
+
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
@@ -218,6 +220,9 @@ func (r *Runner) finish(a *address, res prober.Result) {
 	}
 	if res.ACKSent && res.Mode == prober.ModeHalfOpen {
 		r.metrics.ackLeaks.Inc()
+		// Rare, and worth a line: the target saw a connection.
+		level.Warn(r.logger).Log("msg", "An ACK left before the RST: the target saw a completed connection",
+			"module", a.t.key.module, "target", a.t.name, "addr", a.addr)
 	}
 	t := a.t
 	t.mu.Lock()
