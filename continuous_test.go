@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -80,4 +81,26 @@ func fetch(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return string(body)
+}
+
+// TestBinaryBadTargetFile: a target file that does not parse leaves the
+// exporter up, says why, and reads 0 in the reload gauge until fixed.
+func TestBinaryBadTargetFile(t *testing.T) {
+	dir := t.TempDir()
+	targets := filepath.Join(dir, "targets", "db.yml")
+	if err := os.Mkdir(filepath.Dir(targets), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, targets, "- targets: [127.0.0.1\n")
+	path := filepath.Join(dir, "config.yml")
+	writeConfig(t, path, "modules:\n  tcp_synack: {}\ncontinuous:\n  - files: ["+filepath.Join(dir, "targets", "*.yml")+"]\n")
+	p := startExporter(t, dir, "--web.listen-address=127.0.0.1:0", "--config.file="+path)
+	p.waitLog(t, regexp.MustCompile(`msg="Error loading part of the config" .*err="(target file \S+db.yml: [^"]+)"`))
+	addr := p.waitLog(t, listeningRE)
+	waitMetrics(t, addr, regexp.MustCompile(`(?m)^synack_exporter_config_last_reload_successful (0)$`))
+
+	writeConfig(t, targets, "- targets: [127.0.0.1:1]\n")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitMetrics(t, addr, regexp.MustCompile(`(?m)^synack_exporter_config_last_reload_successful (1)$`))
+	waitMetrics(t, addr, regexp.MustCompile(`(?m)^synack_checks_total\{address="127.0.0.1",class="refused",module="tcp_synack",target="127.0.0.1:1"\} ([1-9]\d*)$`))
 }
