@@ -27,7 +27,7 @@ const (
 // dot per open check, its height the SYN-ACK time (the top is the
 // slowest in view), and a red bar for each check that missed.
 var landingTemplate = template.Must(template.New("continuous").Parse(`<h2 id="continuous">Continuous checks</h2>
-<p>{{.Total}} targets checked continuously{{if lt .Shown .Total}}; the {{.Shown}} with the highest loss are shown{{end}}. Counts cover the last 5 minutes; a plot shows the recent checks, oldest on the left: a dot per SYN-ACK (higher is slower, up to {{.ScaleNote}}), a red bar per check that missed.</p>
+<p>{{.Total}} targets checked continuously{{if lt .Shown .Total}}; the {{.Shown}} with the highest loss are shown{{end}}. Counts cover the last 5 minutes' worth of checks (one per address and interval); a plot shows the recent checks, oldest on the left: a dot per SYN-ACK (higher is slower, up to {{.ScaleNote}}), a red bar per check that missed.</p>
 <table class="continuous">
 <tr><th>Module</th><th>Target</th><th>Labels</th><th>Last</th><th>Checks</th><th>Loss</th><th>Median SYN-ACK</th><th>Recent</th></tr>
 {{range .Rows}}<tr{{if .Missed}} class="failed"{{end}}>
@@ -80,9 +80,8 @@ func (r *Runner) Landing() template.HTML {
 		return ""
 	}
 	rows := make([]landingRow, len(views))
-	since := uint32(time.Now().Add(-recentWindow).Unix())
 	for i, v := range views {
-		rows[i] = v.row(since)
+		rows[i] = v.row()
 	}
 	slices.SortStableFunc(rows, func(a, b landingRow) int { return cmp.Compare(b.LossPercent, a.LossPercent) })
 	page := landingSection{Total: len(rows), Width: plotWidth, Height: plotHeight, ScaleNote: "the slowest in view"}
@@ -121,9 +120,8 @@ func (r *Runner) views() []targetView {
 	return out
 }
 
-// row sums up a target's samples since the given Unix second and draws
-// them.
-func (v targetView) row(since uint32) landingRow {
+// row sums up a target's samples and draws them.
+func (v targetView) row() landingRow {
 	row := landingRow{Module: v.module, Target: v.target, Labels: v.labels, Last: "-", Median: "-"}
 	if v.checked {
 		row.Last = v.last.String()
@@ -132,9 +130,6 @@ func (v targetView) row(since uint32) landingRow {
 	var times []time.Duration
 	missed := 0
 	for _, s := range v.samples {
-		if s.at < since {
-			continue
-		}
 		row.Checks++
 		if !v.expect.Met(s.class()) {
 			missed++

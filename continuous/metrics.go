@@ -76,7 +76,7 @@ const (
 // and read by Collect without a lock.
 type series struct {
 	labels      []*dto.LabelPair   // sorted: module, target, address, group labels
-	classLabels [][]*dto.LabelPair // labels plus class, per class
+	classLabels [][]*dto.LabelPair // labels plus class, for the eager classes
 	classes     []atomic.Uint64
 	// present has a bit for each class that has a series.
 	present     atomic.Uint32
@@ -96,11 +96,13 @@ func newSeries(base []*dto.LabelPair, address string, hist HistogramOptions, eag
 	sortPairs(labels)
 	s := &series{labels: labels, classes: make([]atomic.Uint64, numClasses), created: timestamppb.Now()}
 	s.present.Store(eager)
+	// The label sets of the classes whose series exist from the start;
+	// a scrape makes the others' (rare) as it needs them.
 	s.classLabels = make([][]*dto.LabelPair, numClasses)
 	for c := range s.classLabels {
-		l := append(slices.Clone(labels), classPairs[c])
-		sortPairs(l)
-		s.classLabels[c] = l
+		if eager&(1<<c) != 0 {
+			s.classLabels[c] = s.withClass(prober.Class(c))
+		}
 	}
 	constLabels := make(prometheus.Labels, len(labels))
 	for _, p := range labels {
@@ -116,6 +118,13 @@ func newSeries(base []*dto.LabelPair, address string, hist HistogramOptions, eag
 		NativeHistogramMinResetDuration: nativeMinReset,
 	})
 	return s
+}
+
+// withClass returns the series' labels with class c's.
+func (s *series) withClass(c prober.Class) []*dto.LabelPair {
+	l := append(slices.Clone(s.labels), classPairs[c])
+	sortPairs(l)
+	return l
 }
 
 // count records the class of an ended check.
@@ -150,9 +159,14 @@ func responseTime(r prober.Result) time.Duration {
 func (s *series) collect(ch chan<- prometheus.Metric) {
 	present := s.present.Load()
 	for c := range s.classes {
-		if present&(1<<c) != 0 {
-			ch <- &constMetric{desc: checksDesc, labels: s.classLabels[c], counter: true, value: float64(s.classes[c].Load()), created: s.created}
+		if present&(1<<c) == 0 {
+			continue
 		}
+		labels := s.classLabels[c]
+		if labels == nil {
+			labels = s.withClass(prober.Class(c))
+		}
+		ch <- &constMetric{desc: checksDesc, labels: labels, counter: true, value: float64(s.classes[c].Load()), created: s.created}
 	}
 	ch <- &constMetric{desc: retransmitsDesc, labels: s.labels, counter: true, value: float64(s.retransmits.Load()), created: s.created}
 	if h := s.hash.Load(); h != 0 {

@@ -96,6 +96,9 @@ func (r *Runner) applyResolution(t *target, addrs []netip.AddrPort, failure prob
 			t.addrs = append(t.addrs, r.newAddress(t, addr))
 		}
 	}
+	t.mu.Lock()
+	t.ring.resize(ringSize(t.settings.interval, len(addrs)))
+	t.mu.Unlock()
 }
 
 func (r *Runner) newAddress(t *target, addr netip.AddrPort) *address {

@@ -90,7 +90,7 @@ func (r *Runner) collectDue(now time.Time, batch []start) ([]start, time.Time) {
 		case !t.resolved:
 			// Not looked up yet: no check, and nothing to count.
 		case t.failed:
-			r.countFailure(t, now)
+			r.countFailure(t)
 		default:
 			var ok bool
 			var wait time.Duration
@@ -162,19 +162,19 @@ func (r *Runner) advance(t *target, now time.Time) {
 
 // countFailure counts a slot of a target that has no address to check.
 // Under mu.
-func (r *Runner) countFailure(t *target, now time.Time) {
+func (r *Runner) countFailure(t *target) {
 	if t.none == nil {
 		t.none = newSeries(t.base, "", r.opts.Histogram, 0)
 	}
 	t.none.count(t.failClass)
 	t.mu.Lock()
-	t.record(now, t.failClass, 0)
+	t.record(t.failClass, 0)
 	t.mu.Unlock()
 }
 
 // record keeps an ended check for the landing page. Under t.mu.
-func (t *target) record(now time.Time, class prober.Class, synack time.Duration) {
-	t.ring.add(newSample(now, class, synack))
+func (t *target) record(class prober.Class, synack time.Duration) {
+	t.ring.add(newSample(class, synack))
 	t.last, t.checked = class, true
 }
 
@@ -227,7 +227,7 @@ func (r *Runner) finish(a *address, res prober.Result) {
 	t := a.t
 	t.mu.Lock()
 	a.inFlight = false
-	t.record(time.Now(), res.Class, responseTime(res))
+	t.record(res.Class, responseTime(res))
 	owed := a.owed && !t.removed
 	a.owed = false
 	t.mu.Unlock()
