@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -103,4 +104,27 @@ func TestBinaryBadTargetFile(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	waitMetrics(t, addr, regexp.MustCompile(`(?m)^synack_exporter_config_last_reload_successful (1)$`))
 	waitMetrics(t, addr, regexp.MustCompile(`(?m)^synack_checks_total\{address="127.0.0.1",class="refused",module="tcp_synack",target="127.0.0.1:1"\} ([1-9]\d*)$`))
+}
+
+// TestConfigCheckReadsTargetFiles: --config.check reads the target
+// files too, and names a bad one.
+func TestConfigCheckReadsTargetFiles(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	targets := filepath.Join(dir, "db.yml")
+	writeConfig(t, targets, "- targets: [127.0.0.1]\n")
+	path := filepath.Join(dir, "config.yml")
+	writeConfig(t, path, "modules:\n  tcp_synack: {}\ncontinuous:\n  - files: ["+filepath.Join(dir, "db.*")+"]\n")
+	out, _ := exec.Command(bin, "--config.check", "--config.file="+path).CombinedOutput()
+	want := "target file " + targets + `: entry 1: target "127.0.0.1" is not host:port: missing port in address` + "\n"
+	if string(out) != want {
+		t.Errorf("--config.check said %q, want %q", out, want)
+	}
+	writeConfig(t, targets, "- targets: [127.0.0.1:22]\n")
+	if out, err := exec.Command(bin, "--config.check", "--config.file="+path).CombinedOutput(); err != nil {
+		t.Errorf("--config.check of a good file: %v, %s", err, out)
+	}
 }

@@ -61,6 +61,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		if err := continuous.CheckFiles(store.Current()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		fmt.Printf("%s: config is valid\n", store.Source())
 		return
 	}

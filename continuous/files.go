@@ -172,3 +172,11 @@ func (r *Runner) Apply(cfg *config.Config) error {
 	r.applyMu.Unlock()
 	return r.refreshFiles(true)
 }
+
+// CheckFiles reads the target files of cfg's groups as Apply would and
+// returns what is wrong with them, for --config.check.
+func CheckFiles(cfg *config.Config) error {
+	c := fileCache{files: map[string]*targetFile{}}
+	_, _, err := c.load(cfg, true)
+	return err
+}
