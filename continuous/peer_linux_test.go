@@ -118,8 +118,10 @@ func TestResponseClockAgainstPeer(t *testing.T) {
 	k99, u99 := kernel[n*99/100], user[n*99/100]
 	t.Logf("error against the peer's own record, %d checks: tcpi_rtt median %.0fµs p99 %.0fµs; user space median %.0fµs p99 %.0fµs",
 		n, k50*1e6, k99*1e6, u50*1e6, u99*1e6)
-	if k50 > 0.0005 {
-		t.Errorf("tcpi_rtt is %.0fµs off at the median, want under 500µs", k50*1e6)
+	// The peer stamps a SYN when its goroutine has read it, so part of
+	// the gap is the peer's own wake-up; 1ms bounds it on a busy machine.
+	if k50 > 0.001 {
+		t.Errorf("tcpi_rtt is %.0fµs off at the median, want under 1ms", k50*1e6)
 	}
 	if k50 > u50 {
 		t.Errorf("tcpi_rtt (median error %.0fµs) is further from the truth than user space (%.0fµs): the histogram uses the wrong clock", k50*1e6, u50*1e6)
