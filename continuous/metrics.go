@@ -104,14 +104,11 @@ func newSeries(base []*dto.LabelPair, address string, hist HistogramOptions, eag
 			s.classLabels[c] = s.withClass(prober.Class(c))
 		}
 	}
-	constLabels := make(prometheus.Labels, len(labels))
-	for _, p := range labels {
-		constLabels[p.GetName()] = p.GetValue()
-	}
+	// No ConstLabels: the labels are s.labels, set by durationMetric,
+	// rather than a second copy in the histogram's own Desc.
 	s.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:                            durationName,
 		Help:                            durationHelp,
-		ConstLabels:                     constLabels,
 		Buckets:                         hist.Buckets,
 		NativeHistogramBucketFactor:     nativeBucketFactor,
 		NativeHistogramMaxBucketNumber:  nativeMaxBuckets,
@@ -172,7 +169,23 @@ func (s *series) collect(ch chan<- prometheus.Metric) {
 	if h := s.hash.Load(); h != 0 {
 		ch <- &constMetric{desc: hashDesc, labels: s.labels, value: float64(h - 1)}
 	}
-	ch <- s.duration
+	ch <- durationMetric{s}
+}
+
+// durationDesc describes every series' histogram.
+var durationDesc = prometheus.NewDesc(durationName, durationHelp, nil, nil)
+
+// durationMetric is a series' histogram with the series' labels.
+type durationMetric struct{ s *series }
+
+func (m durationMetric) Desc() *prometheus.Desc { return durationDesc }
+
+func (m durationMetric) Write(out *dto.Metric) error {
+	if err := m.s.duration.Write(out); err != nil {
+		return err
+	}
+	out.Label = m.s.labels
+	return nil
 }
 
 // constMetric is a counter or gauge with label pairs made once per
