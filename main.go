@@ -8,6 +8,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"os"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/seed-5ff58b3a/synack_exporter/collector"
 	"github.com/seed-5ff58b3a/synack_exporter/config"
+	"github.com/seed-5ff58b3a/synack_exporter/continuous"
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
@@ -50,6 +52,7 @@ func main() {
 		externalURL    = kingpin.Flag("web.external-url", "The URL under which the exporter is reached, for example through a reverse proxy. Its path is the default of --web.route-prefix.").String()
 		routePrefix    = kingpin.Flag("web.route-prefix", "Path prefix of every endpoint (/probe, /metrics, /, ...). Default: the path of --web.external-url, else none.").String()
 		webFlags       = kingpinflag.AddFlags(kingpin.CommandLine, ":9847")
+		contFlags      = addContinuousFlags()
 	)
 	kingpin.Version(version.Print(name))
 	kingpin.HelpFlag.Short('h')
@@ -64,6 +67,10 @@ func main() {
 			}
 			os.Exit(1)
 		}
+		if err := continuous.CheckFiles(store.Current()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		fmt.Printf("%s: config is valid\n", store.Source())
 		return
 	}
@@ -76,6 +83,10 @@ func main() {
 	prefix, err := collector.RoutePrefix(*externalURL, *routePrefix)
 	if err != nil {
 		fatal(logger, "Error in the web flags", err)
+	}
+	continuousOpts, err := contFlags.options()
+	if err != nil {
+		fatal(logger, "Invalid flag", err)
 	}
 
 	// Before the first load, so that an early SIGHUP cannot kill the process.
@@ -94,6 +105,9 @@ func main() {
 	if err != nil {
 		fatal(logger, "Error starting the prober", err)
 	}
+	// The runner of continuous mode exists from the start, idle without
+	// targets, so that a reload can add some.
+	var runner *continuous.Runner
 	exporter := collector.New(collector.Options{
 		Checker:        checker,
 		Config:         store,
@@ -102,8 +116,13 @@ func main() {
 		TimeoutOffset:  *timeoutOffset,
 		HistoryLimit:   int(*historyLimit),
 		MaxConcurrency: limits.Checks,
+		Reloaded:       func(c *config.Config) error { return runner.Apply(c) },
+		LandingSection: func() template.HTML { return runner.Landing() },
 	})
-	if err := exporter.Reload(); err != nil {
+	runner = startContinuous(continuousOpts, checker, exporter, logger)
+	// A bad target file keeps the exporter up (its targets are not
+	// checked); a bad configuration file at start does not.
+	if err := exporter.Reload(); err != nil && store.Current() == nil {
 		os.Exit(1) // Reload has logged the error
 	}
 
@@ -133,6 +152,7 @@ func main() {
 			}
 			level.Info(logger).Log("msg", "Shutting down: waiting for probes in flight", "signal", sig)
 			shutdown(logger, server, exporter.MaxProbeTimeout()+time.Second)
+			runner.Close()
 			if err := checker.Close(); err != nil {
 				level.Error(logger).Log("msg", "Error closing the prober", "err", err)
 			}

@@ -70,7 +70,7 @@ ul.addresses { margin: 0.2em 0 0 0; padding-left: 1.1em; }
 </select></label>
 <input type="submit" value="Probe with debug output">
 </form>
-{{block "continuous" .}}{{end}}
+{{.Continuous}}
 <nav id="filter">Show:
 {{if .FailuresOnly}}<a href="./">all</a> <strong>failures only</strong>{{else}}<strong>all</strong> <a href="?failures=1">failures only</a>{{end}}
 </nav>
@@ -124,9 +124,9 @@ type landingPage struct {
 	Now               time.Time
 	Targets           []targetView
 	Probes            []landingRow
-	// Continuous is continuous mode's part of the page, for the block
-	// "continuous"; nil without continuous mode.
-	Continuous any
+	// Continuous is continuous mode's part of the page
+	// (Options.LandingSection), empty without it.
+	Continuous template.HTML
 }
 
 // targetView is one row of the targets table.
@@ -178,6 +178,9 @@ func (l *landing) page(failuresOnly bool) landingPage {
 		RecentProbes:  recentProbes,
 		FailuresOnly:  failuresOnly,
 		Now:           now,
+	}
+	if l.e.opts.LandingSection != nil {
+		page.Continuous = l.e.opts.LandingSection()
 	}
 	if cfg != nil {
 		for name := range cfg.Modules {

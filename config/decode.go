@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 
@@ -19,37 +20,63 @@ import (
 //     ("line 3: cannot unmarshal !!str `x` into int").
 // Each scalar value is still decoded by yaml.v3 (and model.Duration).
 
-// UnmarshalYAML decodes the top-level mapping: only "modules" is allowed,
-// and each module is decoded under its name so that errors can name it.
-// It goes on past a problem, so that the *Errors it returns holds every
-// one in the document.
+// UnmarshalYAML decodes the top-level mapping: "modules" and, for
+// continuous mode, "continuous". Each module is decoded under its name so
+// that errors can name it; the continuous groups are checked against the
+// modules once both are known. It goes on past a problem, so that the
+// *Errors it returns holds every one in the document (continuous groups
+// are checked only when the modules decoded cleanly).
 func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	n = resolveAlias(n)
 	if n.Kind != yaml.MappingNode {
 		return newErrors([]*Error{errorAt(n, `want a mapping with a "modules" key, got %s`, describe(n))})
 	}
 	var errs []*Error
-	var modules, modulesKey *yaml.Node
+	values := map[string]*yaml.Node{}
+	keys := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		switch {
-		case k.Kind != yaml.ScalarNode || k.Value != "modules":
+		case k.Kind != yaml.ScalarNode || k.Value != "modules" && k.Value != "continuous":
 			errs = append(errs, errorAt(k, "unknown field %s", describeKey(k)))
-		case modules != nil:
-			errs = append(errs, errorAt(k, "modules: set twice (first on line %d)", modulesKey.Line))
+		case keys[k.Value] != nil:
+			errs = append(errs, errorAt(k, "%s: set twice (first on line %d)", k.Value, keys[k.Value].Line))
 		default:
-			modules, modulesKey = v, k
+			values[k.Value], keys[k.Value] = v, k
 		}
 	}
-	if modules == nil {
+	if values["modules"] == nil {
 		return newErrors(append(errs, errorAt(n, "no modules defined")))
 	}
-	ms, moduleErrs := decodeModules(modules)
+	ms, moduleErrs := decodeModules(values["modules"])
 	if err := newErrors(append(errs, moduleErrs...)); err != nil {
 		return err
 	}
-	c.Modules = ms
+	var groups []ContinuousGroup
+	if v := values["continuous"]; v != nil {
+		var err error
+		if groups, err = decodeContinuous(v); err == nil {
+			err = checkContinuous(groups, ms)
+		}
+		if err != nil {
+			return asErrors(err)
+		}
+	}
+	c.Modules, c.Continuous = ms, groups
 	return nil
+}
+
+// asErrors is err as the *Errors that UnmarshalYAML returns.
+func asErrors(err error) error {
+	var list *Errors
+	if errors.As(err, &list) {
+		return list
+	}
+	var one *Error
+	if errors.As(err, &one) {
+		return newErrors([]*Error{one})
+	}
+	return newErrors([]*Error{{Msg: err.Error(), Err: err}})
 }
 
 // decodeModules decodes the mapping of module names to modules, and
