@@ -7,6 +7,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/seed-5ff58b3a/synack_exporter/collector"
 	"github.com/seed-5ff58b3a/synack_exporter/config"
+	"github.com/seed-5ff58b3a/synack_exporter/continuous"
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
@@ -46,6 +48,7 @@ func main() {
 		logFormat      = kingpin.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 		idleTimeout    = kingpin.Flag("web.idle-timeout", "How long a keep-alive connection may wait for its next request before the exporter closes it. Longer than common scrape intervals (15s to 2m), so that Prometheus reuses one connection from scrape to scrape, yet bounded, so that clients that go quiet do not hold connections.").Default("5m").Duration()
 		webFlags       = kingpinflag.AddFlags(kingpin.CommandLine, ":9847")
+		contFlags      = addContinuousFlags()
 	)
 	kingpin.Version(version.Print(name))
 	kingpin.HelpFlag.Short('h')
@@ -78,6 +81,9 @@ func main() {
 	if err != nil {
 		fatal(logger, "Error starting the prober", err)
 	}
+	// The runner of continuous mode exists from the start, idle without
+	// targets, so that a reload can add some.
+	var runner *continuous.Runner
 	exporter := collector.New(collector.Options{
 		Checker:        checker,
 		Config:         store,
@@ -86,8 +92,16 @@ func main() {
 		TimeoutOffset:  *timeoutOffset,
 		HistoryLimit:   int(*historyLimit),
 		MaxConcurrency: int(*maxConcurrency),
+		Reloaded:       func(c *config.Config) error { return runner.Apply(c) },
+		LandingSection: func() template.HTML { return runner.Landing() },
 	})
-	if err := exporter.Reload(); err != nil {
+	runner, err = contFlags.start(checker, exporter, logger)
+	if err != nil {
+		fatal(logger, "Error in the --continuous flags", err)
+	}
+	// A bad target file keeps the exporter up (its targets are not
+	// checked); a bad configuration file at start does not.
+	if err := exporter.Reload(); err != nil && store.Current() == nil {
 		os.Exit(1) // Reload has logged the error
 	}
 
@@ -116,6 +130,7 @@ func main() {
 			}
 			level.Info(logger).Log("msg", "Shutting down: waiting for probes in flight", "signal", sig)
 			shutdown(logger, server, exporter.MaxProbeTimeout()+time.Second)
+			runner.Close()
 			if err := checker.Close(); err != nil {
 				level.Error(logger).Log("msg", "Error closing the prober", "err", err)
 			}

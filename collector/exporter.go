@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"html/template"
 	"io"
 	"net/http"
 	"sync"
@@ -45,6 +46,12 @@ type Options struct {
 	HistoryLimit int
 	// MaxConcurrency is how many probes may run at once; 0 means no limit.
 	MaxConcurrency int
+	// Reloaded, when set, is called with each configuration loaded
+	// successfully (continuous mode applies its targets); an error it
+	// returns marks the reload failed, and the configuration stays loaded.
+	Reloaded func(*config.Config) error
+	// LandingSection, when set, adds a section to the landing page.
+	LandingSection func() template.HTML
 }
 
 // Exporter serves synack_exporter's HTTP surface.
@@ -59,6 +66,9 @@ type Exporter struct {
 	inFlight atomic.Int64
 	lastID   atomic.Uint64
 	reloadMu sync.Mutex // keeps the reload gauges in step with the store
+	// configFailed is set while the last load of the file failed; under
+	// reloadMu.
+	configFailed bool
 }
 
 // errConcurrency is the reason of a probe refused by --probe.max-concurrency.
@@ -93,16 +103,25 @@ func (e *Exporter) Reload() error {
 	defer e.reloadMu.Unlock()
 	source := e.opts.Config.Source()
 	if err := e.opts.Config.Reload(); err != nil {
+		e.configFailed = true
 		e.metrics.reloadOK.Set(0)
 		level.Error(e.logger).Log("msg", "Error loading config", "source", source, "err", err)
 		return err
 	}
-	e.metrics.reloadOK.Set(1)
-	e.metrics.reloadTime.SetToCurrentTime()
+	e.configFailed = false
 	cfg := e.opts.Config.Current()
 	for name := range cfg.Modules {
 		e.metrics.initModule(name)
 	}
+	if e.opts.Reloaded != nil {
+		if err := e.opts.Reloaded(cfg); err != nil {
+			e.metrics.reloadOK.Set(0)
+			level.Error(e.logger).Log("msg", "Error loading part of the config", "source", source, "err", err)
+			return err
+		}
+	}
+	e.metrics.reloadOK.Set(1)
+	e.metrics.reloadTime.SetToCurrentTime()
 	level.Info(e.logger).Log("msg", "Loaded config", "source", source, "modules", len(cfg.Modules))
 	return nil
 }

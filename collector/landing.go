@@ -56,6 +56,7 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
 <td><a href="logs?id={{.ID}}">logs</a></td>
 </tr>
 {{end}}</table>
+{{.Extra}}
 </body>
 </html>
 `))
@@ -67,6 +68,7 @@ type landingPage struct {
 	DefaultModule     string
 	Limit             int
 	Probes            []*probeRecord
+	Extra             template.HTML // Options.LandingSection's
 }
 
 func (e *Exporter) serveLanding(w http.ResponseWriter, _ *http.Request) {
@@ -77,6 +79,9 @@ func (e *Exporter) serveLanding(w http.ResponseWriter, _ *http.Request) {
 		DefaultModule: config.DefaultModule,
 		Limit:         e.opts.HistoryLimit,
 		Probes:        e.history.recent(),
+	}
+	if e.opts.LandingSection != nil {
+		page.Extra = e.opts.LandingSection()
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := landingTemplate.Execute(w, page); err != nil {

@@ -30,6 +30,9 @@ const DefaultTimeout = model.Duration(5 * time.Second)
 type Config struct {
 	// Modules maps each name, as given in /probe?module=, to its settings.
 	Modules map[string]Module `yaml:"modules"`
+	// Continuous lists the groups of targets checked on the exporter's
+	// own schedule (docs/continuous.md); empty without continuous mode.
+	Continuous []ContinuousGroup `yaml:"continuous,omitempty"`
 }
 
 // Module is one named way of probing. The zero value is not a valid

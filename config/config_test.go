@@ -125,6 +125,27 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-targets-wildcard-alone.yml", `config line 4: module "tcp_lan": allowed_targets: "*:22": a wildcard needs a domain after it, as in *.example.internal`},
 		{"invalid-targets-wildcard-middle.yml", `config line 4: module "tcp_lan": allowed_targets: "db.*.example.internal": '*' is only allowed as the whole first label, as in *.example.internal`},
 		{"invalid-targets-zone.yml", `config line 4: module "tcp_lan": denied_targets: "fe80::1%eth0": zones are not compared; leave the zone out`},
+
+		// Continuous groups: each checked against its module, naming the
+		// group by its number in the list.
+		{"invalid-continuous-not-list.yml", `config line 4: continuous: want a list of groups (targets or files, module, interval, labels), got a mapping`},
+		{"invalid-continuous-twice.yml", `config line 4: continuous: set twice (first on line 3)`},
+		{"invalid-continuous-unknown-field.yml", `config line 5: continuous group 1: unknown field "intervall" (a group has targets, files, module, interval, labels)`},
+		{"invalid-continuous-empty-group.yml", `config line 4: continuous group 1: a group needs targets or files`},
+		{"invalid-continuous-interval-low.yml", `config line 6: continuous group 2: interval: 5ms is below the minimum 10ms`},
+		{"invalid-continuous-interval-unit.yml", `config line 5: continuous group 1: interval: want a duration such as 1s or 500ms, got 5`},
+		{"invalid-continuous-target-syntax.yml", `config line 6: continuous group 1: targets: target "db.example.net" is not host:port: missing port in address`},
+		{"invalid-continuous-target-twice.yml", `config line 6: continuous group 1: targets: "127.0.0.1:22" is listed twice (first on line 5)`},
+		{"invalid-continuous-target-two-groups.yml", `config line 5: continuous group 2: targets: "127.0.0.1:22" with module tcp_synack is already in group 1`},
+		{"invalid-continuous-unspecified.yml", `config line 4: continuous group 1: targets: target "0.0.0.0:22": 0.0.0.0: the unspecified address means this host itself and is never a target`},
+		{"invalid-continuous-module-unknown.yml", `config line 4: continuous group 1: module: "tcp_fast" is not defined in modules`},
+		{"invalid-continuous-module-syn-count.yml", `config line 5: continuous group 1: module: "tcp_loss" has syn_count 10; continuous mode sends one SYN per address and interval (lower the interval instead)`},
+		{"invalid-continuous-denied.yml", `config line 2: continuous group 1: targets: 198.18.0.7:22 matches no allowed_targets entry`},
+		{"invalid-continuous-denied-name.yml", `config line 5: continuous group 1: targets: db.example.net:5432 matches denied_targets entry "*.example.net"`},
+		{"invalid-continuous-files-glob.yml", `config line 4: continuous group 1: files: "/etc/targets/[.yml" is not a valid glob: syntax error in pattern`},
+		{"invalid-continuous-label-name.yml", `config line 5: continuous group 1: labels: "team-name" is not a valid label name`},
+		{"invalid-continuous-label-reserved.yml", `config line 7: continuous group 1: labels: "address" is set by the exporter itself`},
+		{"invalid-continuous-label-value.yml", `config line 5: continuous group 1: labels: team: want a value, got a list`},
 	}
 
 	// Every invalid file must have its expected message here.

@@ -20,32 +20,44 @@ import (
 //     ("line 3: cannot unmarshal !!str `x` into int").
 // Each scalar value is still decoded by yaml.v3 (and model.Duration).
 
-// UnmarshalYAML decodes the top-level mapping: only "modules" is allowed,
-// and each module is decoded under its name so that errors can name it.
+// UnmarshalYAML decodes the top-level mapping: "modules" and, for
+// continuous mode, "continuous". Each module is decoded under its name so
+// that errors can name it; the continuous groups are checked against the
+// modules once both are known.
 func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	n = resolveAlias(n)
 	if n.Kind != yaml.MappingNode {
 		return errorAt(n, `want a mapping with a "modules" key, got %s`, describe(n))
 	}
-	var modules, modulesKey *yaml.Node
+	values := map[string]*yaml.Node{}
+	keys := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		switch {
-		case k.Kind != yaml.ScalarNode || k.Value != "modules":
+		case k.Kind != yaml.ScalarNode || k.Value != "modules" && k.Value != "continuous":
 			return errorAt(k, "unknown field %s", describeKey(k))
-		case modules != nil:
-			return errorAt(k, "modules: set twice (first on line %d)", modulesKey.Line)
+		case keys[k.Value] != nil:
+			return errorAt(k, "%s: set twice (first on line %d)", k.Value, keys[k.Value].Line)
 		}
-		modules, modulesKey = v, k
+		values[k.Value], keys[k.Value] = v, k
 	}
-	if modules == nil {
+	if values["modules"] == nil {
 		return errorAt(n, "no modules defined")
 	}
-	ms, err := decodeModules(modules)
+	ms, err := decodeModules(values["modules"])
 	if err != nil {
 		return err
 	}
-	c.Modules = ms
+	var groups []ContinuousGroup
+	if v := values["continuous"]; v != nil {
+		if groups, err = decodeContinuous(v); err != nil {
+			return err
+		}
+		if err := checkContinuous(groups, ms); err != nil {
+			return err
+		}
+	}
+	c.Modules, c.Continuous = ms, groups
 	return nil
 }
 

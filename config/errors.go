@@ -19,6 +19,9 @@ type Error struct {
 	Line int
 	// Module is the module's name; "" when the problem is outside modules.
 	Module string
+	// Group is the 1-based number of the continuous group with the
+	// problem; 0 when the problem is outside continuous.
+	Group int
 	// Field is the module field whose value is wrong; "" when the problem
 	// is not about one field's value.
 	Field string
@@ -40,6 +43,9 @@ func (e *Error) Error() string {
 	b.WriteString(": ")
 	if e.Module != "" {
 		fmt.Fprintf(&b, "module %q: ", e.Module)
+	}
+	if e.Group > 0 {
+		fmt.Fprintf(&b, "continuous group %d: ", e.Group)
 	}
 	if e.Field != "" {
 		b.WriteString(e.Field)

@@ -1,0 +1,247 @@
+package continuous
+
+import (
+	"math"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/seed-5ff58b3a/synack_exporter/prober"
+)
+
+// Names of the per-target metrics.
+const (
+	checksName      = "synack_checks_total"
+	durationName    = "synack_response_duration_seconds"
+	retransmitsName = "synack_syn_retransmits_total"
+	hashName        = "synack_handshake_hash"
+)
+
+var (
+	checksDesc = prometheus.NewDesc(checksName,
+		"Continuous checks that ended, by class (open, or the failure class); resolve and prohibited count the intervals in which no address could be checked.", nil, nil)
+	retransmitsDesc = prometheus.NewDesc(retransmitsName,
+		"SYNs the kernel re-sent during continuous checks.", nil, nil)
+	hashDesc = prometheus.NewDesc(hashName,
+		"FNV-1a 32 hash of the last SYN-ACK's MSS, window, window scale and options, as probe_tcp_handshake_hash.", nil, nil)
+)
+
+const durationHelp = "SYN-ACK time of open continuous checks: the kernel's tcpi_rtt when the first SYN was answered, else the time from the first SYN in user space."
+
+// numClasses is the number of prober classes, open included.
+var numClasses = len(prober.FailureClasses) + 1
+
+// classPairs are the class labels, one shared pair per class.
+var classPairs = func() []*dto.LabelPair {
+	pairs := make([]*dto.LabelPair, numClasses)
+	for c := range pairs {
+		pairs[c] = labelPair("class", prober.Class(c).String())
+	}
+	return pairs
+}()
+
+// eagerClasses have a series from the start: the two that a loss ratio
+// needs, so that rate() sees the first loss. The other classes get
+// theirs when they first happen.
+const eagerClasses = 1<<prober.ClassOpen | 1<<prober.ClassTimeout
+
+// HistogramOptions say which buckets the SYN-ACK histogram has.
+type HistogramOptions struct {
+	// Buckets are the classic buckets; none leaves the histogram native
+	// only (in the text format it then shows only _count and _sum).
+	Buckets []float64
+}
+
+// DefaultBuckets are the classic buckets: 50 µs doubling 20 times, up to
+// 26 s, the ladder smokeping_prober uses.
+var DefaultBuckets = prometheus.ExponentialBuckets(0.00005, 2, 20)
+
+// Native histogram settings: a bucket factor of 2^(1/16) (schema 4,
+// finer than the 1.05 asked), so that a quantile interpolated inside one
+// bucket is within about 2.2% of the truth.
+const (
+	nativeBucketFactor = 1.05
+	nativeMaxBuckets   = 160
+	nativeMinReset     = time.Hour
+)
+
+// series is what one address of one target counts; a target's checks
+// that reached no address count in a series of their own with an empty
+// address label. Counters are atomics, written by whoever ends a check
+// and read by Collect without a lock.
+type series struct {
+	labels      []*dto.LabelPair   // sorted: module, target, address, group labels
+	classLabels [][]*dto.LabelPair // labels plus class, per class
+	classes     []atomic.Uint64
+	// present has a bit for each class that has a series.
+	present     atomic.Uint32
+	retransmits atomic.Uint64
+	hash        atomic.Uint64 // the hash + 1; 0 before an open answer
+	duration    prometheus.Histogram
+}
+
+// newSeries makes a series whose label pairs are base (module, target,
+// the group's labels) plus address.
+func newSeries(base []*dto.LabelPair, address string, hist HistogramOptions, eager uint32) *series {
+	labels := append(slices.Clone(base), labelPair("address", address))
+	sortPairs(labels)
+	s := &series{labels: labels, classes: make([]atomic.Uint64, numClasses)}
+	s.present.Store(eager)
+	s.classLabels = make([][]*dto.LabelPair, numClasses)
+	for c := range s.classLabels {
+		l := append(slices.Clone(labels), classPairs[c])
+		sortPairs(l)
+		s.classLabels[c] = l
+	}
+	constLabels := make(prometheus.Labels, len(labels))
+	for _, p := range labels {
+		constLabels[p.GetName()] = p.GetValue()
+	}
+	s.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:                            durationName,
+		Help:                            durationHelp,
+		ConstLabels:                     constLabels,
+		Buckets:                         hist.Buckets,
+		NativeHistogramBucketFactor:     nativeBucketFactor,
+		NativeHistogramMaxBucketNumber:  nativeMaxBuckets,
+		NativeHistogramMinResetDuration: nativeMinReset,
+	})
+	return s
+}
+
+// count records the class of an ended check.
+func (s *series) count(c prober.Class) {
+	s.classes[c].Add(1)
+	if bit := uint32(1) << c; s.present.Load()&bit == 0 {
+		s.present.Or(bit)
+	}
+}
+
+// observe records an open answer.
+func (s *series) observe(r prober.Result) {
+	s.duration.Observe(responseTime(r).Seconds())
+	if r.Peer.Known() {
+		s.hash.Store(uint64(r.Peer.Hash()) + 1)
+	}
+}
+
+// responseTime is the time the histogram keeps: the kernel's own
+// SYN->SYN-ACK sample (tcpi_rtt, in microseconds, free of the time the
+// Go scheduler takes to run the loop), unless a SYN was re-sent, which
+// makes that sample unreliable (Karn): then the user-space time from the
+// first SYN, which includes the wait for the retransmission.
+func responseTime(r prober.Result) time.Duration {
+	if r.SYNRetransmits == 0 && r.RTT > 0 && !r.ACKSent {
+		return r.RTT
+	}
+	return r.SYNACK
+}
+
+// collect sends the series' metrics.
+func (s *series) collect(ch chan<- prometheus.Metric) {
+	present := s.present.Load()
+	for c := range s.classes {
+		if present&(1<<c) != 0 {
+			ch <- &constMetric{desc: checksDesc, labels: s.classLabels[c], counter: true, value: float64(s.classes[c].Load())}
+		}
+	}
+	ch <- &constMetric{desc: retransmitsDesc, labels: s.labels, counter: true, value: float64(s.retransmits.Load())}
+	if h := s.hash.Load(); h != 0 {
+		ch <- &constMetric{desc: hashDesc, labels: s.labels, value: float64(h - 1)}
+	}
+	ch <- s.duration
+}
+
+// constMetric is a counter or gauge with label pairs made once per
+// series, not on each scrape: at 10,000 targets, building them is most
+// of a scrape's cost. The pairs are shared and must not be changed,
+// which Prometheus's registry promises.
+type constMetric struct {
+	desc    *prometheus.Desc
+	labels  []*dto.LabelPair
+	counter bool
+	value   float64
+}
+
+func (m *constMetric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *constMetric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	if m.counter {
+		out.Counter = &dto.Counter{Value: &m.value}
+	} else {
+		out.Gauge = &dto.Gauge{Value: &m.value}
+	}
+	return nil
+}
+
+func labelPair(name, value string) *dto.LabelPair {
+	return &dto.LabelPair{Name: proto.String(name), Value: proto.String(value)}
+}
+
+func sortPairs(pairs []*dto.LabelPair) {
+	slices.SortFunc(pairs, func(a, b *dto.LabelPair) int {
+		switch {
+		case a.GetName() < b.GetName():
+			return -1
+		case a.GetName() > b.GetName():
+			return 1
+		}
+		return 0
+	})
+}
+
+// selfMetrics are continuous mode's own metrics.
+type selfMetrics struct {
+	targets    prometheus.Gauge
+	deferred   prometheus.Counter
+	startDelay prometheus.Histogram
+	ackLeaks   prometheus.Counter
+}
+
+func newSelfMetrics(reg prometheus.Registerer, ackLeaks prometheus.Counter) *selfMetrics {
+	m := &selfMetrics{
+		targets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "synack_exporter_continuous_targets",
+			Help: "Targets this exporter checks continuously (after --continuous.shard).",
+		}),
+		deferred: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "synack_exporter_continuous_checks_deferred_total",
+			Help: "Continuous checks started after their slot: held back by --continuous.max-rate, or waiting for the same address's previous check to end.",
+		}),
+		startDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:                            "synack_exporter_continuous_start_delay_seconds",
+			Help:                            "How late continuous checks started against their schedule; a growing tail means the exporter cannot keep up.",
+			Buckets:                         prometheus.ExponentialBuckets(0.0001, 4, 9),
+			NativeHistogramBucketFactor:     1.1,
+			NativeHistogramMaxBucketNumber:  100,
+			NativeHistogramMinResetDuration: time.Hour,
+		}),
+		ackLeaks: ackLeaks,
+	}
+	if m.ackLeaks == nil {
+		m.ackLeaks = prometheus.NewCounter(prometheus.CounterOpts{Name: "unused_ack_leaks"})
+	}
+	reg.MustRegister(m.targets, m.deferred, m.startDelay)
+	return m
+}
+
+// seriesCollector sends every series of the runner. It describes
+// nothing (an unchecked collector), because series of different groups
+// carry different label names.
+type seriesCollector struct{ r *Runner }
+
+func (c seriesCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c seriesCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.r.allSeries() {
+		s.collect(ch)
+	}
+}
+
+// isNaNOrInf guards a bucket list from the flag.
+func isNaNOrInf(f float64) bool { return math.IsNaN(f) || math.IsInf(f, 0) }

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+
+	"github.com/seed-5ff58b3a/synack_exporter/collector"
+	"github.com/seed-5ff58b3a/synack_exporter/continuous"
+	"github.com/seed-5ff58b3a/synack_exporter/prober"
+)
+
+// continuousFlags are the flags of continuous mode (docs/continuous.md).
+type continuousFlags struct {
+	resolveInterval *time.Duration
+	maxRate         *float64
+	shard           *string
+	buckets         *string
+}
+
+func addContinuousFlags() continuousFlags {
+	return continuousFlags{
+		resolveInterval: kingpin.Flag("continuous.resolve-interval", "How often continuous mode resolves each target's name again.").Default("30s").Duration(),
+		maxRate:         kingpin.Flag("continuous.max-rate", "Continuous checks started per second at most, all targets together; beyond it checks start later (counted in synack_exporter_continuous_checks_deferred_total), never dropped. 0 means no limit.").Default("1000").Float64(),
+		shard:           kingpin.Flag("continuous.shard", "I/N: check only the continuous targets whose hash mod N is I, so N exporters with the same configuration split the targets. Empty checks all.").Default("").String(),
+		buckets:         kingpin.Flag("continuous.buckets", "Classic buckets of synack_response_duration_seconds, in seconds, comma-separated; empty for a native histogram only.").Default(continuous.FormatBuckets(continuous.DefaultBuckets)).String(),
+	}
+}
+
+// start starts the runner of continuous mode.
+func (f continuousFlags) start(checker *prober.Checker, exporter *collector.Exporter, logger log.Logger) (*continuous.Runner, error) {
+	shard, err := continuous.ParseShard(*f.shard)
+	if err != nil {
+		return nil, err
+	}
+	buckets, err := continuous.ParseBuckets(*f.buckets)
+	if err != nil {
+		return nil, fmt.Errorf("--continuous.buckets: %w", err)
+	}
+	if *f.resolveInterval <= 0 {
+		return nil, errors.New("--continuous.resolve-interval must be positive")
+	}
+	if *f.maxRate < 0 {
+		return nil, errors.New("--continuous.max-rate must not be negative")
+	}
+	maxRate := *f.maxRate
+	if maxRate == 0 {
+		maxRate = -1 // no limit
+	}
+	return continuous.New(continuous.Options{
+		Checker:         checker,
+		Logger:          log.With(logger, "component", "continuous"),
+		Registerer:      exporter.Registerer(),
+		ACKLeaks:        exporter.ACKLeaks(),
+		ResolveInterval: *f.resolveInterval,
+		MaxRate:         maxRate,
+		Shard:           shard,
+		Histogram:       continuous.HistogramOptions{Buckets: buckets},
+		ReportFiles:     exporter.ReportPartReload,
+	}), nil
+}
