@@ -406,9 +406,14 @@ func (env *continuousEnv) fetchSize(url, accept string) (scrapeSize, error) {
 	return s, nil
 }
 
+// startLimit bounds a tool's start: smokeping_prober sets up every
+// pinger before it serves /metrics, which takes long at 1,000 hosts on a
+// busy machine.
+const startLimit = 2 * time.Minute
+
 // waitMetrics waits until url answers 200.
 func (env *continuousEnv) waitMetrics(p *proc, url string) error {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(startLimit)
 	for {
 		if err := p.alive(); err != nil {
 			return err
@@ -422,7 +427,7 @@ func (env *continuousEnv) waitMetrics(p *proc, url string) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %s not answering after 30s: %v\n%s", p.name, url, err, p.stderr)
+			return fmt.Errorf("%s: %s not answering after %v: %v\n%s", p.name, url, startLimit, err, p.stderr)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
