@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,4 +191,25 @@ func (s staticResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.
 		return a, nil
 	}
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func itoa(port uint16) string { return strconv.Itoa(int(port)) }
+
+// switchResolver answers every name with one address, which a test can
+// change.
+type switchResolver struct {
+	mu   sync.Mutex
+	addr netip.Addr
+}
+
+func (s *switchResolver) set(a netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addr = a
+}
+
+func (s *switchResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return []netip.Addr{s.addr}, nil
 }
