@@ -53,6 +53,7 @@ var continuousCounters = fmt.Sprintf(`table inet synack_continuous {
 // continuousOptions are the knobs of the continuous scenario.
 type continuousOptions struct {
 	synack, smokeping string // binaries
+	prometheus        string // for scrape_duration_seconds at the largest size; "" skips it
 	sizes             []int  // synack_exporter and floor: targets
 	pingSizes         []int  // smokeping_prober: hosts
 	interval          time.Duration
@@ -78,7 +79,8 @@ type continuousRun struct {
 	series     int // synack_exporter_continuous_targets
 	accepts    int64
 	acks, syns int64
-	scrapes    []scrapeSize // synack_exporter: /metrics at the end
+	scrapes    []scrapeSize  // synack_exporter: /metrics at the end
+	promScrape time.Duration // Prometheus's median scrape_duration_seconds, largest size
 }
 
 // scrapeSize is one /metrics fetch.
@@ -369,6 +371,11 @@ func (env *continuousEnv) measureSynack(o continuousOptions, n int, classic bool
 		}
 		s.format = f.name
 		r.scrapes = append(r.scrapes, s)
+	}
+	if o.prometheus != "" && n == o.sizes[len(o.sizes)-1] {
+		if r.promScrape, err = env.prometheusScrapeDuration(o.prometheus, o.dir, listen); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }

@@ -42,7 +42,10 @@ func writeContinuous(w io.Writer, o continuousOptions, runs []continuousRun, smo
 		for _, s := range r.scrapes {
 			parts = append(parts, fmt.Sprintf("%s %.1f MB in %s", s.format, float64(s.bytes)/1e6, fmtDur(s.took)))
 		}
-		fmt.Fprintf(w, "- /metrics of %s at %d targets (%d series of synack_exporter_continuous_targets, uncompressed, median of 3): %s\n",
+		if r.promScrape > 0 {
+			parts = append(parts, fmt.Sprintf("Prometheus (native histograms on, protobuf) scrape_duration_seconds median %s", fmtDur(r.promScrape)))
+		}
+		fmt.Fprintf(w, "- /metrics of %s at %d targets (synack_exporter_continuous_targets %d; uncompressed, the bench's own fetch, median of 3): %s\n",
 			r.tool, r.targets, r.series, strings.Join(parts, "; "))
 	}
 	fmt.Fprintln(w)
@@ -142,13 +145,15 @@ func writeContinuousGoals(w io.Writer, runs []continuousRun) {
 			row("RSS / targets at 1,000 targets (fixed cost of the process included)", fmt.Sprintf("%.1f kB vs %.1f kB", a, b), a/b, a/b <= 0.25)
 		}
 	}
+	// The floor has no sweeper: when it falls behind, its ACKs leak, and
+	// it says so in its own rows. The goal is the exporter's.
 	var accepts, acks int64
 	for _, r := range runs {
-		if r.tool != "smokeping_prober" {
+		if strings.HasPrefix(r.tool, synackName) {
 			accepts += r.accepts
 			acks += r.acks
 		}
 	}
-	row("0 accepts at the target, 0 ACKs on the wire, whole run", fmt.Sprintf("%d accepts, %d ACKs", accepts, acks), math.NaN(), accepts == 0 && acks == 0)
+	row("synack_exporter: 0 accepts at the target, 0 ACKs on the wire, every run", fmt.Sprintf("%d accepts, %d ACKs", accepts, acks), math.NaN(), accepts == 0 && acks == 0)
 	fmt.Fprintln(w)
 }

@@ -37,6 +37,7 @@ func main() {
 		bareRate    = flag.Int("bare-rate", 200, "accuracy: bare-syscall probes per second, at the same time")
 		accDuration = flag.Duration("accuracy-duration", 10*time.Second, "accuracy: length of each run per delay")
 		smokeping   = flag.String("smokeping", "/usr/bin/prometheus-smokeping-prober", "continuous: smokeping_prober binary")
+		prometheus  = flag.String("prometheus", "/usr/bin/prometheus", "continuous: Prometheus binary for scrape_duration_seconds at the largest size (empty: skip)")
 		contSizes   = flag.String("continuous-targets", "100,1000,10000", "continuous: synack_exporter and floor target counts, comma-separated (empty: none)")
 		pingSizes   = flag.String("smokeping-hosts", "100,1000", "continuous: smokeping_prober host counts, comma-separated (empty: none)")
 		contIntv    = flag.Duration("continuous-interval", time.Second, "continuous: each target's check interval")
@@ -113,7 +114,7 @@ func main() {
 				delays: []time.Duration{time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond}, dir: dir,
 			}, out)
 		case "continuous":
-			o := continuousOptions{synack: *synack, smokeping: *smokeping, interval: *contIntv,
+			o := continuousOptions{synack: *synack, smokeping: *smokeping, prometheus: *prometheus, interval: *contIntv,
 				warmup: *contWarmup, duration: *contDur, noSynack: *contNoSyn, dir: dir}
 			if o.sizes, err = parseSizes(*contSizes); err == nil {
 				o.pingSizes, err = parseSizes(*pingSizes)
