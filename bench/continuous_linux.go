@@ -79,6 +79,7 @@ type continuousRun struct {
 	series     int // synack_exporter_continuous_targets
 	accepts    int64
 	acks, syns int64
+	leaks      float64       // synack_exporter_ack_leaks_total: the ACKs it saw leave
 	scrapes    []scrapeSize  // synack_exporter: /metrics at the end
 	promScrape time.Duration // Prometheus's median scrape_duration_seconds, largest size
 }
@@ -190,9 +191,9 @@ func runContinuous(o continuousOptions, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		logf("%s, %d targets: %.0f of %.0f checks ended, CPU %v (%v a check), RSS %d kB, p50/p99 %v/%v, late p50/p99 %v/%v, accepts %d, ACKs %d",
+		logf("%s, %d targets: %.0f of %.0f checks ended, CPU %v (%v a check), RSS %d kB, p50/p99 %v/%v, late p50/p99 %v/%v, accepts %d, ACKs %d (counted by the exporter: %.0f)",
 			r.tool, r.targets, r.ended, r.wanted(o.interval), r.cpu.Round(time.Millisecond), r.cpuPerCheck(),
-			r.rssKB, r.p50, r.p99, r.lateP50, r.lateP99, r.accepts, r.acks)
+			r.rssKB, r.p50, r.p99, r.lateP50, r.lateP99, r.accepts, r.acks, r.leaks)
 		runs = append(runs, r)
 		return nil
 	}
@@ -357,6 +358,7 @@ func (env *continuousEnv) measureSynack(o continuousOptions, n int, classic bool
 	r.open = after.sum("synack_checks_total", "class", "open") - before.sum("synack_checks_total", "class", "open")
 	r.deferred = after.sum("synack_exporter_continuous_checks_deferred_total") - before.sum("synack_exporter_continuous_checks_deferred_total")
 	r.series = int(after.sum("synack_exporter_continuous_targets"))
+	r.leaks = after.sum("synack_exporter_ack_leaks_total") - before.sum("synack_exporter_ack_leaks_total")
 	h := after.histogram("synack_response_duration_seconds").since(before.histogram("synack_response_duration_seconds"))
 	r.p50, r.p99 = quantileDur(h, 0.5), quantileDur(h, 0.99)
 	late := after.histogram("synack_exporter_continuous_start_delay_seconds").since(before.histogram("synack_exporter_continuous_start_delay_seconds"))

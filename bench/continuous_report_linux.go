@@ -20,7 +20,7 @@ func writeContinuous(w io.Writer, o continuousOptions, runs []continuousRun, smo
 		"checks ended is the growth of synack_checks_total (smokeping_prober: smokeping_requests_total, pings sent) against targets x seconds; RSS is VmRSS at the end; "+
 		"answer time and start delay are quantiles of the window's observations in each tool's own histogram; ACKs are bare ACKs to the target port counted by nftables on lo (must be 0).\n\n",
 		continuousPort, o.interval, o.warmup, o.duration)
-	fmt.Fprintln(w, "| tool | targets | ended / scheduled | answered | CPU / check | RSS | RSS / target | answer p50 / p99 | start delay p50 / p99 | accepts | ACKs |")
+	fmt.Fprintln(w, "| tool | targets | ended / scheduled | answered | CPU / check | RSS | RSS / target | answer p50 / p99 | start delay p50 / p99 | accepts | ACKs (exporter's count) |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range runs {
 		rss, per := "-", "-"
@@ -28,10 +28,14 @@ func writeContinuous(w io.Writer, o continuousOptions, runs []continuousRun, smo
 			rss = fmt.Sprintf("%.1f MB", float64(r.rssKB)/1024)
 			per = fmt.Sprintf("%.1f kB", float64(r.rssKB)/float64(r.targets))
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f / %.0f (%.1f%%) | %.1f%% | %s | %s | %s | %s | %s | %d | %d |\n",
+		acks := fmt.Sprint(r.acks)
+		if strings.HasPrefix(r.tool, synackName) {
+			acks += fmt.Sprintf(" (%.0f)", r.leaks)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.0f / %.0f (%.1f%%) | %.1f%% | %s | %s | %s | %s | %s | %d | %s |\n",
 			r.tool, r.targets, r.ended, r.wanted(o.interval), 100*r.ended/r.wanted(o.interval), 100*safeDiv(r.open, r.ended),
 			fmtDur(r.cpuPerCheck()), rss, per, quantiles(r.p50.Seconds(), r.p99.Seconds(), r.p50 > 0 || r.p99 > 0),
-			quantiles(r.lateP50.Seconds(), r.lateP99.Seconds(), r.lateP50 > 0 || r.lateP99 > 0), r.accepts, r.acks)
+			quantiles(r.lateP50.Seconds(), r.lateP99.Seconds(), r.lateP50 > 0 || r.lateP99 > 0), r.accepts, acks)
 	}
 	fmt.Fprintln(w)
 	for _, r := range runs {
