@@ -30,35 +30,43 @@ func addContinuousFlags() continuousFlags {
 	}
 }
 
-// start starts the runner of continuous mode.
-func (f continuousFlags) start(checker *prober.Checker, exporter *collector.Exporter, logger log.Logger) (*continuous.Runner, error) {
+// options checks the flags and returns the runner's options from them;
+// each error names its flag.
+func (f continuousFlags) options() (continuous.Options, error) {
+	var opts continuous.Options
 	shard, err := continuous.ParseShard(*f.shard)
 	if err != nil {
-		return nil, err
+		return opts, fmt.Errorf("--continuous.shard: %w", err)
 	}
 	buckets, err := continuous.ParseBuckets(*f.buckets)
 	if err != nil {
-		return nil, fmt.Errorf("--continuous.buckets: %w", err)
+		return opts, fmt.Errorf("--continuous.buckets: %w", err)
 	}
-	if *f.resolveInterval <= 0 {
-		return nil, errors.New("--continuous.resolve-interval must be positive")
-	}
-	if *f.maxRate < 0 {
-		return nil, errors.New("--continuous.max-rate must not be negative")
+	switch {
+	case *f.resolveInterval <= 0:
+		return opts, errors.New("--continuous.resolve-interval must be positive")
+	case *f.maxRate < 0:
+		return opts, errors.New("--continuous.max-rate must not be negative")
 	}
 	maxRate := *f.maxRate
 	if maxRate == 0 {
-		maxRate = -1 // no limit
+		maxRate = -1 // Options' way of saying no limit
 	}
-	return continuous.New(continuous.Options{
-		Checker:         checker,
-		Logger:          log.With(logger, "component", "continuous"),
-		Registerer:      exporter.Registerer(),
-		ACKLeaks:        exporter.ACKLeaks(),
+	return continuous.Options{
 		ResolveInterval: *f.resolveInterval,
 		MaxRate:         maxRate,
 		Shard:           shard,
 		Histogram:       continuous.HistogramOptions{Buckets: buckets},
-		ReportFiles:     exporter.ReportPartReload,
-	}), nil
+	}, nil
+}
+
+// startContinuous starts the runner of continuous mode, with the
+// exporter's registry, ACK leak counter and reload gauge.
+func startContinuous(opts continuous.Options, checker *prober.Checker, exporter *collector.Exporter, logger log.Logger) *continuous.Runner {
+	opts.Checker = checker
+	opts.Logger = log.With(logger, "component", "continuous")
+	opts.Registerer = exporter.Registerer()
+	opts.ACKLeaks = exporter.ACKLeaks()
+	opts.ReportFiles = exporter.ReportPartReload
+	return continuous.New(opts)
 }

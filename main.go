@@ -61,6 +61,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		if err := continuous.CheckFiles(store.Current()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		fmt.Printf("%s: config is valid\n", store.Source())
 		return
 	}
@@ -69,6 +73,10 @@ func main() {
 	}
 	if *idleTimeout <= 0 {
 		fatal(logger, "--web.idle-timeout must be positive", *idleTimeout)
+	}
+	continuousOpts, err := contFlags.options()
+	if err != nil {
+		fatal(logger, "Invalid flag", err)
 	}
 
 	// Before the first load, so that an early SIGHUP cannot kill the process.
@@ -95,10 +103,7 @@ func main() {
 		Reloaded:       func(c *config.Config) error { return runner.Apply(c) },
 		LandingSection: func() template.HTML { return runner.Landing() },
 	})
-	runner, err = contFlags.start(checker, exporter, logger)
-	if err != nil {
-		fatal(logger, "Error in the --continuous flags", err)
-	}
+	runner = startContinuous(continuousOpts, checker, exporter, logger)
 	// A bad target file keeps the exporter up (its targets are not
 	// checked); a bad configuration file at start does not.
 	if err := exporter.Reload(); err != nil && store.Current() == nil {

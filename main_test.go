@@ -245,7 +245,8 @@ func TestBadFlagValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"--timeout-offset=-1s", "--web.idle-timeout=0s"} {
+	for _, flag := range []string{"--timeout-offset=-1s", "--web.idle-timeout=0s",
+		"--continuous.shard=3/2", "--continuous.buckets=0.1,0.05", "--continuous.resolve-interval=0s", "--continuous.max-rate=-1"} {
 		t.Run(flag, func(t *testing.T) {
 			cmd := exec.Command(bin, flag, "--web.listen-address=127.0.0.1:0")
 			cmd.Dir = t.TempDir()

@@ -113,3 +113,39 @@ func mustPatterns(t *testing.T, entries ...string) TargetPatterns {
 	}
 	return ps
 }
+
+// FuzzLoadTargetFile checks that no file_sd document makes
+// LoadTargetFile panic, that every error is one line, and that every
+// target it accepts is one a continuous group would take.
+func FuzzLoadTargetFile(f *testing.F) {
+	for _, seed := range []string{
+		"- targets: [127.0.0.1:22]\n  labels: {team: db}\n",
+		`[{"targets": ["[::1]:80", "localhost:81"], "labels": {"__meta_x": "y"}}]`,
+		"- targets: [127.0.0.1]\n",
+		"- targets: [127.0.0.1:22\n",
+		"",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		groups, err := LoadTargetFile(data, NewModule())
+		if err != nil {
+			if msg := err.Error(); strings.ContainsAny(msg, "\r\n") {
+				t.Fatalf("error is not one line: %q", msg)
+			}
+			return
+		}
+		for _, g := range groups {
+			for _, target := range g.Targets {
+				if err := checkTargetSyntax(target); err != nil {
+					t.Fatalf("accepted target %q: %v", target, err)
+				}
+			}
+			for name := range g.Labels {
+				if err := CheckLabelName(name); err != nil {
+					t.Fatalf("accepted label %q: %v", name, err)
+				}
+			}
+		}
+	})
+}

@@ -54,7 +54,7 @@ func LoadTargetFile(data []byte, m Module) ([]TargetGroup, error) {
 func fileError(err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		return fmt.Errorf("want a list of {targets: [host:port...], labels: {...}}: %s", strings.Join(te.Errors, "; "))
+		return fmt.Errorf("want a list of {targets: [host:port...], labels: {...}}: %s", oneLine(strings.Join(te.Errors, "; ")))
 	}
 	return errors.New(oneLine(err.Error()))
 }

@@ -21,12 +21,14 @@
 //     previous one is still out: that one is owed and starts when the
 //     previous ends. A token bucket (--continuous.max-rate) defers checks
 //     beyond the rate, never drops them.
-//   - Start: BeginAddr sends the SYN and hands the socket to the prober's
-//     loop; the budget, min(module timeout, interval), is the check's
-//     context deadline. There is no goroutine per target or per check.
-//   - Finish: the prober calls back on its loop; counters are atomics, and
-//     the lock is held only to note that the address is free again and to
-//     keep the sample for the landing page (ring.go, landing.go).
+//   - Start: one starter goroutine per CPU calls BeginAddr, which sends
+//     the SYN and hands the socket to the prober's loop; the budget,
+//     min(module timeout, interval), is the check's context deadline.
+//     There is no goroutine per target or per check.
+//   - Finish: the prober calls back on its loop; counters are atomics,
+//     and only the target's own lock is taken, to note that the address
+//     is free again and to keep the sample for the landing page (ring.go,
+//     landing.go); never the Runner's, which a reload holds for long.
 //
 // Metrics (metrics.go) are collected without a lock on the counters:
 // label pairs are built once per series, and a scrape only copies

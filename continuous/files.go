@@ -1,10 +1,10 @@
 package continuous
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -63,8 +63,24 @@ func (c *fileCache) load(cfg *config.Config, force bool) (byGroup map[int][]conf
 			changed = true
 		}
 	}
-	return byGroup, changed, errors.Join(errs...)
+	if len(errs) == 0 {
+		return byGroup, changed, nil
+	}
+	return byGroup, changed, fileErrors(errs)
 }
+
+// fileErrors are the problems of several files, on one line.
+type fileErrors []error
+
+func (e fileErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e fileErrors) Unwrap() []error { return e }
 
 // read returns the file at path, read again if it changed. On failure it
 // returns the copy from before, if any, with the error.
@@ -155,4 +171,12 @@ func (r *Runner) Apply(cfg *config.Config) error {
 	r.cfg = cfg
 	r.applyMu.Unlock()
 	return r.refreshFiles(true)
+}
+
+// CheckFiles reads the target files of cfg's groups as Apply would and
+// returns what is wrong with them, for --config.check.
+func CheckFiles(cfg *config.Config) error {
+	c := fileCache{files: map[string]*targetFile{}}
+	_, _, err := c.load(cfg, true)
+	return err
 }

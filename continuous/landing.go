@@ -27,7 +27,7 @@ const (
 // dot per open check, its height the SYN-ACK time (the top is the
 // slowest in view), and a red bar for each check that missed.
 var landingTemplate = template.Must(template.New("continuous").Parse(`<h2 id="continuous">Continuous checks</h2>
-<p>{{.Total}} targets checked continuously{{if lt .Shown .Total}}; the {{.Shown}} with the highest loss are shown{{end}}. Counts cover the last 5 minutes; a plot shows the recent checks, oldest on the left: a dot per SYN-ACK (higher is slower, up to {{.ScaleNote}}), a red bar per check that missed.</p>
+<p>{{.Total}} targets checked continuously{{if lt .Shown .Total}}; the {{.Shown}} with the highest loss are shown{{end}}. Counts cover the last 5 minutes' worth of checks (one per address and interval); a plot shows the recent checks, oldest on the left: a dot per SYN-ACK (higher is slower, up to {{.ScaleNote}}), a red bar per check that missed.</p>
 <table class="continuous">
 <tr><th>Module</th><th>Target</th><th>Labels</th><th>Last</th><th>Checks</th><th>Loss</th><th>Median SYN-ACK</th><th>Recent</th></tr>
 {{range .Rows}}<tr{{if .Missed}} class="failed"{{end}}>
@@ -80,9 +80,8 @@ func (r *Runner) Landing() template.HTML {
 		return ""
 	}
 	rows := make([]landingRow, len(views))
-	since := uint32(time.Now().Add(-recentWindow).Unix())
 	for i, v := range views {
-		rows[i] = v.row(since)
+		rows[i] = v.row()
 	}
 	slices.SortStableFunc(rows, func(a, b landingRow) int { return cmp.Compare(b.LossPercent, a.LossPercent) })
 	page := landingSection{Total: len(rows), Width: plotWidth, Height: plotHeight, ScaleNote: "the slowest in view"}
@@ -95,17 +94,25 @@ func (r *Runner) Landing() template.HTML {
 	return template.HTML(b.String()) // html/template escaped every value
 }
 
-// views copies every target's state, sorted by module and target.
+// views copies every target's state, sorted by module and target. The
+// samples are copied under each target's own lock, not Runner.mu, so
+// that the page holds the scheduler up only while it lists targets.
 func (r *Runner) views() []targetView {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	out := make([]targetView, 0, len(r.targets))
+	targets := make([]*target, 0, len(r.targets))
 	for _, t := range r.targets {
+		targets = append(targets, t)
 		out = append(out, targetView{
 			module: t.key.module, target: t.name, labels: formatLabels(t.labels),
-			expect: t.settings.plan.Expect, last: t.last, checked: t.checked,
-			samples: t.ring.samples(),
+			expect: t.settings.plan.Expect,
 		})
+	}
+	r.mu.Unlock()
+	for i, t := range targets {
+		t.mu.Lock()
+		out[i].last, out[i].checked, out[i].samples = t.last, t.checked, t.ring.samples()
+		t.mu.Unlock()
 	}
 	slices.SortFunc(out, func(a, b targetView) int {
 		return cmp.Or(cmp.Compare(a.module, b.module), cmp.Compare(a.target, b.target), cmp.Compare(a.labels, b.labels))
@@ -113,9 +120,8 @@ func (r *Runner) views() []targetView {
 	return out
 }
 
-// row sums up a target's samples since the given Unix second and draws
-// them.
-func (v targetView) row(since uint32) landingRow {
+// row sums up a target's samples and draws them.
+func (v targetView) row() landingRow {
 	row := landingRow{Module: v.module, Target: v.target, Labels: v.labels, Last: "-", Median: "-"}
 	if v.checked {
 		row.Last = v.last.String()
@@ -124,9 +130,6 @@ func (v targetView) row(since uint32) landingRow {
 	var times []time.Duration
 	missed := 0
 	for _, s := range v.samples {
-		if s.at < since {
-			continue
-		}
 		row.Checks++
 		if !v.expect.Met(s.class()) {
 			missed++

@@ -20,25 +20,28 @@ func TestLanding(t *testing.T) {
 	if err := r.Apply(cfg); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
 	r.mu.Lock()
-	for _, tg := range r.targets {
-		if tg.name != "127.0.0.1:22" {
-			continue
-		}
-		// The ring holds 10 (5 minutes of 1h, at least 10): one older
-		// than 5 minutes, which the plot shows but the counts leave out,
-		// then 9: 6 open at 1, 2, 4, 5, 7 and 8 ms, 3 lost.
-		r.record(tg, now.Add(-10*time.Minute), prober.ClassOpen, time.Millisecond)
-		for i := range 9 {
-			class, d := prober.ClassOpen, time.Duration(i+1)*time.Millisecond
-			if i%3 == 2 {
-				class, d = prober.ClassTimeout, 0
-			}
-			r.record(tg, now, class, d)
+	var tg *target
+	for _, x := range r.targets {
+		if x.name == "127.0.0.1:22" {
+			tg = x
 		}
 	}
 	r.mu.Unlock()
+	// The ring holds 10 (5 minutes of 1h, at least 10). Two misses that
+	// the next 10 push out, then 10: misses at 2, 5 and 9, the others open
+	// at 1, 2, 4, 5, 7, 8 and 9 ms.
+	tg.mu.Lock()
+	tg.record(prober.ClassTimeout, 0)
+	tg.record(prober.ClassTimeout, 0)
+	for i := range 10 {
+		class, d := prober.ClassOpen, time.Duration(i+1)*time.Millisecond
+		if i == 2 || i == 5 || i == 9 {
+			class, d = prober.ClassTimeout, 0
+		}
+		tg.record(class, d)
+	}
+	tg.mu.Unlock()
 
 	doc, err := html.Parse(strings.NewReader(string(r.Landing())))
 	if err != nil {
@@ -59,7 +62,7 @@ func TestLanding(t *testing.T) {
 	// Module, target, labels (escaped by the template), last, checks,
 	// loss, median.
 	cells := cellTexts(busy)
-	want := []string{"m", "127.0.0.1:22", "team=<db>", "timeout", "9", "33.3%", "5ms"}
+	want := []string{"m", "127.0.0.1:22", "team=<db>", "timeout", "10", "30.0%", "5ms"}
 	for i, w := range want {
 		if cells[i] != w {
 			t.Errorf("cell %d = %q, want %q (row %q)", i, cells[i], w, cells)
@@ -68,8 +71,7 @@ func TestLanding(t *testing.T) {
 	if !hasClass(busy, "failed") {
 		t.Error("the row of a target whose last check missed is not marked failed")
 	}
-	// The plot: one dot per open sample (7, the old one included), one bar
-	// per miss (3).
+	// The plot: one dot per open sample (7), one bar per miss (3).
 	circles, misses := count(busy, "circle"), count(busy, "line")
 	if circles != 7 || misses != 3 {
 		t.Errorf("plot has %d dots and %d bars, want 7 and 3", circles, misses)

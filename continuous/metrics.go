@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
@@ -75,13 +76,17 @@ const (
 // and read by Collect without a lock.
 type series struct {
 	labels      []*dto.LabelPair   // sorted: module, target, address, group labels
-	classLabels [][]*dto.LabelPair // labels plus class, per class
+	classLabels [][]*dto.LabelPair // labels plus class, for the eager classes
 	classes     []atomic.Uint64
 	// present has a bit for each class that has a series.
 	present     atomic.Uint32
 	retransmits atomic.Uint64
 	hash        atomic.Uint64 // the hash + 1; 0 before an open answer
 	duration    prometheus.Histogram
+	// created is when the counters started from 0, sent with them so
+	// that Prometheus can count the first increment of a class whose
+	// series appears only when it first happens.
+	created *timestamppb.Timestamp
 }
 
 // newSeries makes a series whose label pairs are base (module, target,
@@ -89,13 +94,15 @@ type series struct {
 func newSeries(base []*dto.LabelPair, address string, hist HistogramOptions, eager uint32) *series {
 	labels := append(slices.Clone(base), labelPair("address", address))
 	sortPairs(labels)
-	s := &series{labels: labels, classes: make([]atomic.Uint64, numClasses)}
+	s := &series{labels: labels, classes: make([]atomic.Uint64, numClasses), created: timestamppb.Now()}
 	s.present.Store(eager)
+	// The label sets of the classes whose series exist from the start;
+	// a scrape makes the others' (rare) as it needs them.
 	s.classLabels = make([][]*dto.LabelPair, numClasses)
 	for c := range s.classLabels {
-		l := append(slices.Clone(labels), classPairs[c])
-		sortPairs(l)
-		s.classLabels[c] = l
+		if eager&(1<<c) != 0 {
+			s.classLabels[c] = s.withClass(prober.Class(c))
+		}
 	}
 	constLabels := make(prometheus.Labels, len(labels))
 	for _, p := range labels {
@@ -111,6 +118,13 @@ func newSeries(base []*dto.LabelPair, address string, hist HistogramOptions, eag
 		NativeHistogramMinResetDuration: nativeMinReset,
 	})
 	return s
+}
+
+// withClass returns the series' labels with class c's.
+func (s *series) withClass(c prober.Class) []*dto.LabelPair {
+	l := append(slices.Clone(s.labels), classPairs[c])
+	sortPairs(l)
+	return l
 }
 
 // count records the class of an ended check.
@@ -145,11 +159,16 @@ func responseTime(r prober.Result) time.Duration {
 func (s *series) collect(ch chan<- prometheus.Metric) {
 	present := s.present.Load()
 	for c := range s.classes {
-		if present&(1<<c) != 0 {
-			ch <- &constMetric{desc: checksDesc, labels: s.classLabels[c], counter: true, value: float64(s.classes[c].Load())}
+		if present&(1<<c) == 0 {
+			continue
 		}
+		labels := s.classLabels[c]
+		if labels == nil {
+			labels = s.withClass(prober.Class(c))
+		}
+		ch <- &constMetric{desc: checksDesc, labels: labels, counter: true, value: float64(s.classes[c].Load()), created: s.created}
 	}
-	ch <- &constMetric{desc: retransmitsDesc, labels: s.labels, counter: true, value: float64(s.retransmits.Load())}
+	ch <- &constMetric{desc: retransmitsDesc, labels: s.labels, counter: true, value: float64(s.retransmits.Load()), created: s.created}
 	if h := s.hash.Load(); h != 0 {
 		ch <- &constMetric{desc: hashDesc, labels: s.labels, value: float64(h - 1)}
 	}
@@ -165,6 +184,7 @@ type constMetric struct {
 	labels  []*dto.LabelPair
 	counter bool
 	value   float64
+	created *timestamppb.Timestamp // counters only
 }
 
 func (m *constMetric) Desc() *prometheus.Desc { return m.desc }
@@ -172,7 +192,7 @@ func (m *constMetric) Desc() *prometheus.Desc { return m.desc }
 func (m *constMetric) Write(out *dto.Metric) error {
 	out.Label = m.labels
 	if m.counter {
-		out.Counter = &dto.Counter{Value: &m.value}
+		out.Counter = &dto.Counter{Value: &m.value, CreatedTimestamp: m.created}
 	} else {
 		out.Gauge = &dto.Gauge{Value: &m.value}
 	}
@@ -216,7 +236,7 @@ func newSelfMetrics(reg prometheus.Registerer, ackLeaks prometheus.Counter) *sel
 		startDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:                            "synack_exporter_continuous_start_delay_seconds",
 			Help:                            "How late continuous checks started against their schedule; a growing tail means the exporter cannot keep up.",
-			Buckets:                         prometheus.ExponentialBuckets(0.0001, 4, 9),
+			Buckets:                         prometheus.ExponentialBuckets(0.0001, 2, 16), // 100 µs to 3.3 s
 			NativeHistogramBucketFactor:     1.1,
 			NativeHistogramMaxBucketNumber:  100,
 			NativeHistogramMinResetDuration: time.Hour,

@@ -53,6 +53,13 @@ synack_syn_retransmits_total{address="127.0.0.1",module="m",target="127.0.0.1:22
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), checksName, durationName, retransmitsName); err != nil {
 		t.Error(err)
 	}
+	// Counters carry their start, so that Prometheus can count the first
+	// check of a class whose series appears only then.
+	for _, m := range gather(t, reg)[checksName].GetMetric() {
+		if m.GetCounter().GetCreatedTimestamp() == nil {
+			t.Errorf("%v has no created timestamp", m.GetLabel())
+		}
+	}
 	if n, err := testutil.GatherAndCount(reg, hashName); err != nil || n != 1 {
 		t.Errorf("%s: %d series (%v), want 1 after an open answer", hashName, n, err)
 	}

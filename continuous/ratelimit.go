@@ -15,9 +15,11 @@ type tokenBucket struct {
 }
 
 func newTokenBucket(rate float64) tokenBucket {
-	// 10 ms worth of checks: enough that checks due together start
-	// together, small enough that the limit holds over any 10 ms.
-	burst := max(rate/100, 1)
+	// 100 ms worth of checks: enough to catch up at once after a short
+	// stall (a GC pause, a busy CPU) instead of deferring a second's
+	// worth of checks, small enough that the limit holds over any
+	// tenth of a second.
+	burst := max(rate/10, 1)
 	return tokenBucket{rate: rate, burst: burst, tokens: burst}
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +152,23 @@ func seriesOf(mfs map[string]*dto.MetricFamily, name, target string) []*dto.Metr
 		}
 	}
 	return out
+}
+
+func TestTargetFilesErrorsOnOneLine(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.yml", "b.json"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("- targets: [127.0.0.1]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, _ := newRunner(t, Options{Checker: newFakeChecker(0)})
+	doc := "modules:\n  m: {}\ncontinuous:\n  - files: [" + filepath.Join(dir, "*.yml") + ", " + filepath.Join(dir, "*.json") + "]\n    module: m\n"
+	err := r.Apply(load(t, doc))
+	if err == nil {
+		t.Fatal("Apply accepted two bad files")
+	}
+	msg := err.Error()
+	if strings.ContainsAny(msg, "\r\n") || !strings.Contains(msg, "a.yml") || !strings.Contains(msg, "b.json") {
+		t.Errorf("error %q: want one line naming both files", msg)
+	}
 }

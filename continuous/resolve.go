@@ -96,6 +96,9 @@ func (r *Runner) applyResolution(t *target, addrs []netip.AddrPort, failure prob
 			t.addrs = append(t.addrs, r.newAddress(t, addr))
 		}
 	}
+	t.mu.Lock()
+	t.ring.resize(ringSize(t.settings.interval, len(addrs)))
+	t.mu.Unlock()
 }
 
 func (r *Runner) newAddress(t *target, addr netip.AddrPort) *address {
@@ -108,6 +111,8 @@ func (r *Runner) newAddress(t *target, addr netip.AddrPort) *address {
 // t's interval; their series go with them. Under mu.
 func (r *Runner) dropGone(t *target, now time.Time) {
 	limit := goneIntervals * t.settings.interval
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.addrs = slices.DeleteFunc(t.addrs, func(a *address) bool {
 		return !a.gone.IsZero() && !a.inFlight && now.Sub(a.gone) > limit
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,8 +67,9 @@ const (
 )
 
 // Runner checks the configured targets on its schedule. One goroutine
-// schedules every check, a few resolve names; checks themselves run in
-// the prober's loop, with no goroutine of their own.
+// schedules every check, one per CPU starts them, a few resolve names;
+// checks wait for their answers in the prober's loop, with no goroutine
+// of their own.
 type Runner struct {
 	opts    Options
 	logger  log.Logger
@@ -80,9 +82,12 @@ type Runner struct {
 	targets map[targetKey]*target
 	due     dueHeap
 	// owed are addresses whose slot came while their previous check was
-	// in flight; they start as soon as it ends.
-	owed   []*address
-	bucket tokenBucket
+	// in flight; they start as soon as it ends. owedSpare is the
+	// scheduler's other buffer for them.
+	owedMu    sync.Mutex
+	owed      []*address
+	owedSpare []*address
+	bucket    tokenBucket
 	// lastRefusal is when the rate limit last held a check back.
 	lastRefusal time.Time
 	closed      bool
@@ -94,6 +99,7 @@ type Runner struct {
 	lastFileErr string
 
 	wake     chan struct{}
+	startQ   chan start
 	resolveQ chan *target
 	stopped  sync.WaitGroup
 }
@@ -118,15 +124,20 @@ func New(opts Options) *Runner {
 		targets:  map[targetKey]*target{},
 		bucket:   newTokenBucket(opts.MaxRate),
 		wake:     make(chan struct{}, 1),
+		startQ:   make(chan start, 256),
 		resolveQ: make(chan *target, 4096),
 		files:    fileCache{files: map[string]*targetFile{}},
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.metrics = newSelfMetrics(opts.Registerer, opts.ACKLeaks)
 	opts.Registerer.MustRegister(seriesCollector{r})
-	r.stopped.Add(2 + opts.Resolvers)
+	starters := runtime.GOMAXPROCS(0)
+	r.stopped.Add(2 + opts.Resolvers + starters)
 	go r.schedule()
 	go r.pollFiles()
+	for range starters {
+		go r.starter()
+	}
 	for range opts.Resolvers {
 		go r.resolveLoop()
 	}

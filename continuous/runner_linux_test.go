@@ -10,10 +10,10 @@ func TestOpenAndRefused(t *testing.T) {
 	l, open := listen(t, "tcp4", "127.0.0.1:0")
 	closed := closedPort(t)
 	r, reg := newRunner(t, Options{})
-	if err := r.Apply(load(t, groupDoc("    timeout: 1s", "20ms", open, closed))); err != nil {
+	if err := r.Apply(load(t, groupDoc("    timeout: 1s", "10ms", open, closed))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "50 open checks", func() bool { return checks(t, reg, open, "open") >= 50 })
+	waitFor(t, 20*time.Second, "300 open checks", func() bool { return checks(t, reg, open, "open") >= 300 })
 	waitFor(t, 10*time.Second, "50 refused checks", func() bool { return checks(t, reg, closed, "refused") >= 50 })
 	mfs := gather(t, reg)
 	if got := value(mfs, durationName, map[string]string{"target": open, "address": "127.0.0.1"}); got < 50 {

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-kit/log/level"
+
 	"github.com/seed-5ff58b3a/synack_exporter/prober"
 )
 
@@ -23,6 +25,7 @@ type start struct {
 // address's slot passed while its previous check was still out.
 func (r *Runner) schedule() {
 	defer r.stopped.Done()
+	defer close(r.startQ) // the starters end once they have drained it
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var batch []start
@@ -37,7 +40,7 @@ func (r *Runner) schedule() {
 		batch, next = r.collectDue(now, batch[:0])
 		r.mu.Unlock()
 		for i := range batch {
-			r.start(batch[i])
+			r.startQ <- batch[i]
 			batch[i] = start{}
 		}
 		if len(batch) > 0 {
@@ -61,15 +64,22 @@ func (r *Runner) schedule() {
 // lets it go. Targets wait in the order of their slots, so none is
 // starved. Under mu.
 func (r *Runner) collectDue(now time.Time, batch []start) ([]start, time.Time) {
-	for _, a := range r.owed {
-		if !a.t.removed && !a.inFlight && a.gone.IsZero() {
+	r.owedMu.Lock()
+	owed := r.owed
+	r.owed = r.owedSpare
+	r.owedMu.Unlock()
+	for _, a := range owed {
+		t := a.t
+		t.mu.Lock()
+		if !t.removed && !a.inFlight && a.gone.IsZero() {
 			r.bucket.force(now, 1)
 			a.inFlight = true
-			batch = append(batch, start{a: a, slot: a.owedSlot, s: a.t.settings})
+			batch = append(batch, start{a: a, slot: a.owedSlot, s: t.settings})
 		}
+		t.mu.Unlock()
 	}
-	clear(r.owed)
-	r.owed = r.owed[:0]
+	clear(owed)
+	r.owedSpare = owed[:0]
 	for len(r.due) > 0 && !r.due[0].slot.After(now) {
 		t := r.due[0]
 		if r.needsResolve(t, now) {
@@ -80,7 +90,7 @@ func (r *Runner) collectDue(now time.Time, batch []start) ([]start, time.Time) {
 		case !t.resolved:
 			// Not looked up yet: no check, and nothing to count.
 		case t.failed:
-			r.countFailure(t, now)
+			r.countFailure(t)
 		default:
 			var ok bool
 			var wait time.Duration
@@ -101,6 +111,8 @@ func (r *Runner) collectDue(now time.Time, batch []start) ([]start, time.Time) {
 // Checks whose slot came while the limit held checks back are counted
 // as deferred when they start. Under mu.
 func (r *Runner) startTarget(t *target, now time.Time, batch []start) ([]start, time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	n := 0
 	for _, a := range t.addrs {
 		if a.gone.IsZero() && !a.inFlight {
@@ -143,25 +155,39 @@ func (r *Runner) advance(t *target, now time.Time) {
 	s := t.settings
 	t.slot = t.slot.Add(s.interval)
 	if t.slot.Before(now) {
-		t.slot = nextSlot(now, s.phase, s.interval)
+		t.slot = nextSlot(now, t.phase, s.interval)
 	}
 	r.due.fix(t)
 }
 
 // countFailure counts a slot of a target that has no address to check.
 // Under mu.
-func (r *Runner) countFailure(t *target, now time.Time) {
+func (r *Runner) countFailure(t *target) {
 	if t.none == nil {
 		t.none = newSeries(t.base, "", r.opts.Histogram, 0)
 	}
 	t.none.count(t.failClass)
-	r.record(t, now, t.failClass, 0)
+	t.mu.Lock()
+	t.record(t.failClass, 0)
+	t.mu.Unlock()
 }
 
-// record keeps an ended check for the landing page. Under mu.
-func (r *Runner) record(t *target, now time.Time, class prober.Class, synack time.Duration) {
-	t.ring.add(newSample(now, class, synack))
+// record keeps an ended check for the landing page. Under t.mu.
+func (t *target) record(class prober.Class, synack time.Duration) {
+	t.ring.add(newSample(class, synack))
 	t.last, t.checked = class, true
+}
+
+// starter starts the checks the scheduler hands it. A few of them, one
+// per CPU, share the work of socket() and connect(), which on a busy host
+// is most of a check's cost (for a target on this host, connect() itself
+// runs the whole handshake), so that one goroutine's share of the CPU
+// does not bound the checks per second.
+func (r *Runner) starter() {
+	defer r.stopped.Done()
+	for st := range r.startQ {
+		r.start(st)
+	}
 }
 
 // start starts one check in the prober. Its result comes to finish, on
@@ -177,7 +203,8 @@ func (r *Runner) start(st start) {
 }
 
 // finish counts an ended check. It runs on the prober's loop and must
-// not block for long: counters are atomics, the lock is held briefly.
+// not block: counters are atomics, and the target's own lock, which
+// only ever guards a few assignments, is all it takes.
 func (r *Runner) finish(a *address, res prober.Result) {
 	a.cancel()
 	if r.ctx.Err() != nil && res.Errno == syscall.ECANCELED {
@@ -193,17 +220,21 @@ func (r *Runner) finish(a *address, res prober.Result) {
 	}
 	if res.ACKSent && res.Mode == prober.ModeHalfOpen {
 		r.metrics.ackLeaks.Inc()
+		// Rare, and worth a line: the target saw a connection.
+		level.Warn(r.logger).Log("msg", "An ACK left before the RST: the target saw a completed connection",
+			"module", a.t.key.module, "target", a.t.name, "addr", a.addr)
 	}
-	r.mu.Lock()
+	t := a.t
+	t.mu.Lock()
 	a.inFlight = false
-	r.record(a.t, time.Now(), res.Class, responseTime(res))
-	owed := a.owed && !a.t.removed
+	t.record(res.Class, responseTime(res))
+	owed := a.owed && !t.removed
+	a.owed = false
+	t.mu.Unlock()
 	if owed {
-		a.owed = false
+		r.owedMu.Lock()
 		r.owed = append(r.owed, a)
-	}
-	r.mu.Unlock()
-	if owed {
+		r.owedMu.Unlock()
 		r.poke()
 	}
 }

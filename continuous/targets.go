@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -28,28 +29,23 @@ type spec struct {
 	settings *settings
 }
 
-// settings are how a target is checked; Apply replaces them whole, so a
-// check started with one set keeps it.
+// settings are how a group's targets are checked, shared by them; Apply
+// replaces them whole, so a check started with one set keeps it.
 type settings struct {
-	moduleName string
-	module     config.Module
-	opts       prober.Options
-	plan       prober.Plan
-	interval   time.Duration
-	phase      time.Duration
-	budget     time.Duration
+	module   config.Module
+	opts     prober.Options
+	plan     prober.Plan
+	interval time.Duration
+	budget   time.Duration
 }
 
-func newSettings(moduleName string, m config.Module, g config.ContinuousGroup, target string) *settings {
-	interval := time.Duration(g.Interval)
+func newSettings(m config.Module, g config.ContinuousGroup) *settings {
 	return &settings{
-		moduleName: moduleName,
-		module:     m,
-		opts:       m.ProbeOptions(),
-		plan:       m.Plan(),
-		interval:   interval,
-		phase:      Phase(Hash(moduleName, target), interval),
-		budget:     g.BudgetFor(m),
+		module:   m,
+		opts:     m.ProbeOptions(),
+		plan:     m.Plan(),
+		interval: time.Duration(g.Interval),
+		budget:   g.BudgetFor(m),
 	}
 }
 
@@ -60,14 +56,19 @@ func (s *settings) sameChecks(o *settings) bool {
 }
 
 // target is one configured host:port and what the Runner knows of it.
-// Every field but the immutable ones is guarded by Runner.mu.
+// Its fields are guarded by Runner.mu, except those under its own mu,
+// which a check's end needs: so that the prober's loop, which ends
+// checks, never waits for Runner.mu while the scheduler or a reload
+// holds it.
 type target struct {
 	key      targetKey
 	name     string // host:port as written
 	literal  bool   // an IP address: resolved once, without DNS
 	labels   map[string]string
 	base     []*dto.LabelPair // module, target and the labels
+	hash     uint64           // Hash(module, target)
 	settings *settings
+	phase    time.Duration // Phase(hash, settings.interval)
 
 	// slot is the instant the next check belongs to.
 	slot      time.Time
@@ -82,10 +83,13 @@ type target struct {
 	addrs      []*address   // the addresses, current and recently gone
 	none       *series      // checks that reached no address
 
+	// mu guards ring, last, checked and removed, and the addresses'
+	// inFlight, owed and owedSlot. It is taken after Runner.mu.
+	mu      sync.Mutex
 	ring    ring
 	last    prober.Class
 	checked bool // last is set
-	removed bool
+	removed bool // written under Runner.mu as well
 }
 
 // address is one address of a target, with its series.
@@ -112,7 +116,7 @@ type address struct {
 func (r *Runner) specs(cfg *config.Config, files map[int][]config.TargetGroup) []spec {
 	var out []spec
 	for i, g := range cfg.Continuous {
-		m := cfg.Modules[g.Module]
+		s := newSettings(cfg.Modules[g.Module], g)
 		add := func(target string, labels map[string]string) {
 			if !r.opts.Shard.Keeps(Hash(g.Module, target)) {
 				return
@@ -120,7 +124,7 @@ func (r *Runner) specs(cfg *config.Config, files map[int][]config.TargetGroup) [
 			out = append(out, spec{
 				key:      targetKey{module: g.Module, target: target, labels: labelKey(labels)},
 				labels:   labels,
-				settings: newSettings(g.Module, m, g, target),
+				settings: s,
 			})
 		}
 		for _, target := range g.Targets {
@@ -183,6 +187,7 @@ func (r *Runner) add(sp spec, now time.Time) {
 		name:      sp.key.target,
 		literal:   err == nil,
 		labels:    sp.labels,
+		hash:      Hash(sp.key.module, sp.key.target),
 		settings:  sp.settings,
 		heapIndex: -1,
 		ring:      newRing(sp.settings.interval),
@@ -200,7 +205,7 @@ func (r *Runner) add(sp spec, now time.Time) {
 func (r *Runner) update(t *target, s *settings, now time.Time) {
 	old := t.settings
 	t.settings = s
-	if old.interval != s.interval || old.phase != s.phase {
+	if old.interval != s.interval {
 		r.reschedule(t, now)
 	}
 	if !old.sameChecks(s) {
@@ -210,7 +215,9 @@ func (r *Runner) update(t *target, s *settings, now time.Time) {
 }
 
 func (r *Runner) remove(t *target) {
+	t.mu.Lock()
 	t.removed = true
+	t.mu.Unlock()
 	if t.heapIndex >= 0 {
 		r.due.remove(t)
 	}
@@ -219,7 +226,8 @@ func (r *Runner) remove(t *target) {
 
 // reschedule puts t in the heap at its next slot.
 func (r *Runner) reschedule(t *target, now time.Time) {
-	t.slot = nextSlot(now, t.settings.phase, t.settings.interval)
+	t.phase = Phase(t.hash, t.settings.interval)
+	t.slot = nextSlot(now, t.phase, t.settings.interval)
 	if t.heapIndex >= 0 {
 		r.due.fix(t)
 	} else {
