@@ -49,12 +49,18 @@ func BenchmarkScheduledCheck(b *testing.B) {
 	}
 	waitFor(b, 10*time.Second, "the first checks", func() bool { return r.ended() >= 100 })
 	b.ResetTimer()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	start, cpu := r.ended(), cpuTime(b)
 	for r.ended()-start < uint64(b.N) {
 		time.Sleep(time.Millisecond)
 	}
 	n := r.ended() - start
 	b.ReportMetric(float64((cpuTime(b)-cpu).Nanoseconds())/float64(n), "cpu-ns/check")
+	runtime.ReadMemStats(&after)
+	// Everything the process allocated meanwhile, the prober's share and
+	// the polling loop above included.
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(n), "allocs/check")
 	b.ReportMetric(0, "ns/op")
 }
 

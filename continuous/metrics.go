@@ -50,7 +50,8 @@ var classPairs = func() []*dto.LabelPair {
 // theirs when they first happen.
 const eagerClasses = 1<<prober.ClassOpen | 1<<prober.ClassTimeout
 
-// HistogramOptions say which buckets the SYN-ACK histogram has.
+// HistogramOptions say which classic buckets the SYN-ACK histogram has
+// besides its native ones (histogram.go).
 type HistogramOptions struct {
 	// Buckets are the classic buckets; none leaves the histogram native
 	// only (in the text format it then shows only _count and _sum).
@@ -60,15 +61,6 @@ type HistogramOptions struct {
 // DefaultBuckets are the classic buckets: 50 µs doubling 20 times, up to
 // 26 s, the ladder smokeping_prober uses.
 var DefaultBuckets = prometheus.ExponentialBuckets(0.00005, 2, 20)
-
-// Native histogram settings: a bucket factor of 2^(1/16) (schema 4,
-// finer than the 1.05 asked), so that a quantile interpolated inside one
-// bucket is within about 2.2% of the truth.
-const (
-	nativeBucketFactor = 1.05
-	nativeMaxBuckets   = 160
-	nativeMinReset     = time.Hour
-)
 
 // series is what one address of one target counts; a target's checks
 // that reached no address count in a series of their own with an empty
@@ -82,7 +74,7 @@ type series struct {
 	present     atomic.Uint32
 	retransmits atomic.Uint64
 	hash        atomic.Uint64 // the hash + 1; 0 before an open answer
-	duration    prometheus.Histogram
+	duration    *histogram
 	// created is when the counters started from 0, sent with them so
 	// that Prometheus can count the first increment of a class whose
 	// series appears only when it first happens.
@@ -104,19 +96,7 @@ func newSeries(base []*dto.LabelPair, address string, hist HistogramOptions, eag
 			s.classLabels[c] = s.withClass(prober.Class(c))
 		}
 	}
-	constLabels := make(prometheus.Labels, len(labels))
-	for _, p := range labels {
-		constLabels[p.GetName()] = p.GetValue()
-	}
-	s.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:                            durationName,
-		Help:                            durationHelp,
-		ConstLabels:                     constLabels,
-		Buckets:                         hist.Buckets,
-		NativeHistogramBucketFactor:     nativeBucketFactor,
-		NativeHistogramMaxBucketNumber:  nativeMaxBuckets,
-		NativeHistogramMinResetDuration: nativeMinReset,
-	})
+	s.duration = newHistogram(hist.Buckets)
 	return s
 }
 
@@ -137,7 +117,7 @@ func (s *series) count(c prober.Class) {
 
 // observe records an open answer.
 func (s *series) observe(r prober.Result) {
-	s.duration.Observe(responseTime(r).Seconds())
+	s.duration.observe(responseTime(r).Seconds())
 	if r.Peer.Known() {
 		s.hash.Store(uint64(r.Peer.Hash()) + 1)
 	}
@@ -172,7 +152,21 @@ func (s *series) collect(ch chan<- prometheus.Metric) {
 	if h := s.hash.Load(); h != 0 {
 		ch <- &constMetric{desc: hashDesc, labels: s.labels, value: float64(h - 1)}
 	}
-	ch <- s.duration
+	ch <- durationMetric{s}
+}
+
+// durationDesc describes every series' histogram.
+var durationDesc = prometheus.NewDesc(durationName, durationHelp, nil, nil)
+
+// durationMetric is a series' histogram with the series' labels.
+type durationMetric struct{ s *series }
+
+func (m durationMetric) Desc() *prometheus.Desc { return durationDesc }
+
+func (m durationMetric) Write(out *dto.Metric) error {
+	m.s.duration.write(out, m.s.created)
+	out.Label = m.s.labels
+	return nil
 }
 
 // constMetric is a counter or gauge with label pairs made once per

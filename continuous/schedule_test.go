@@ -1,10 +1,15 @@
 package continuous
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-kit/log"
 )
 
 func TestPhaseStable(t *testing.T) {
@@ -151,13 +156,17 @@ func TestRateLimitDefers(t *testing.T) {
 	// 20 targets every 50ms want 400 checks/s; the limit allows 100.
 	const rate = 100
 	fake := newFakeChecker(0)
-	r, reg := newRunner(t, Options{Checker: fake, MaxRate: rate})
+	logs := &lockedBuffer{}
+	r, reg := newRunner(t, Options{Checker: fake, MaxRate: rate, Logger: log.NewLogfmtLogger(logs)})
 	var targets []string
 	for i := range 20 {
 		targets = append(targets, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)}), 22).String())
 	}
 	if err := r.Apply(load(t, groupDoc("    timeout: 1s", "50ms", targets...))); err != nil {
 		t.Fatal(err)
+	}
+	if want := `need=400 max_rate=100`; !strings.Contains(logs.String(), want) {
+		t.Errorf("no warning with %s in the log:\n%s", want, logs.String())
 	}
 	from := time.Now()
 	waitFor(t, 10*time.Second, "a second of checks", func() bool { return time.Since(from) > 1500*time.Millisecond })
@@ -181,4 +190,22 @@ func TestRateLimitDefers(t *testing.T) {
 			t.Errorf("%s has no checks", target)
 		}
 	}
+}
+
+// lockedBuffer is a log that tests read while the runner writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-kit/log/level"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/seed-5ff58b3a/synack_exporter/config"
@@ -177,6 +178,21 @@ func (r *Runner) applySpecs(specs []spec, now time.Time) {
 		}
 	}
 	r.metrics.targets.Set(float64(len(r.targets)))
+	r.warnRate()
+}
+
+// warnRate says so when the targets need more checks per second than
+// --continuous.max-rate allows: they would all start late, and some
+// slots be skipped. Under mu.
+func (r *Runner) warnRate() {
+	var need float64
+	for _, t := range r.targets {
+		need += float64(max(len(t.addrs), 1)) / t.settings.interval.Seconds()
+	}
+	if r.opts.MaxRate > 0 && need > r.opts.MaxRate {
+		level.Warn(r.logger).Log("msg", "Continuous targets need more checks per second than --continuous.max-rate allows; checks will start late",
+			"need", int(need+0.5), "max_rate", r.opts.MaxRate)
+	}
 }
 
 func (r *Runner) add(sp spec, now time.Time) {
