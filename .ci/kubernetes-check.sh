@@ -26,11 +26,13 @@ dir=example/kubernetes
 work=$(mktemp -d "${TMPDIR:-/tmp}/kubernetes-check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+# config_check [FILE]: FILE's ConfigMap (default configmap.yaml; the
+# first document holding one) has a config.yml that --config.check takes.
 config_check() {
-	go build -o "$work/synack_exporter" . || return 1
-	"$PYTHON" - "$dir/configmap.yaml" "$work/config.yml" <<'PY' || return 1
+	[ -x "$work/synack_exporter" ] || go build -o "$work/synack_exporter" . || return 1
+	"$PYTHON" - "${1:-$dir/configmap.yaml}" "$work/config.yml" <<'PY' || return 1
 import sys, yaml
-cm = yaml.safe_load(open(sys.argv[1]))
+cm = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d.get("kind") == "ConfigMap")
 open(sys.argv[2], "w").write(cm["data"]["config.yml"])
 PY
 	"$work/synack_exporter" --config.check --config.file="$work/config.yml"
@@ -39,6 +41,8 @@ PY
 check "example/kubernetes: go vet" go -C "$dir" vet ./...
 check "example/kubernetes: go test (manifests, operator config, dashboard)" go -C "$dir" test -count=1 ./...
 check "example/kubernetes/configmap.yaml: config.yml passes --config.check" config_check
+check "example/kubernetes/continuous/statefulset.yaml: config.yml passes --config.check" \
+	config_check "$dir/continuous/statefulset.yaml"
 check "example/kubernetes/operator-generated/prometheus.yml: promtool check config" \
 	promtool check config "$dir/operator-generated/prometheus.yml"
 

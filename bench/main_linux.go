@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,14 +36,26 @@ func main() {
 		rate        = flag.Int("rate", 1000, "accuracy: exporter probes per second")
 		bareRate    = flag.Int("bare-rate", 200, "accuracy: bare-syscall probes per second, at the same time")
 		accDuration = flag.Duration("accuracy-duration", 10*time.Second, "accuracy: length of each run per delay")
+		smokeping   = flag.String("smokeping", "/usr/bin/prometheus-smokeping-prober", "continuous: smokeping_prober binary")
+		prometheus  = flag.String("prometheus", "/usr/bin/prometheus", "continuous: Prometheus binary for scrape_duration_seconds at the largest size (empty: skip)")
+		contSizes   = flag.String("continuous-targets", "100,1000,10000", "continuous: synack_exporter and floor target counts, comma-separated (empty: none)")
+		pingSizes   = flag.String("smokeping-hosts", "100,1000", "continuous: smokeping_prober host counts, comma-separated (empty: none)")
+		contIntv    = flag.Duration("continuous-interval", time.Second, "continuous: each target's check interval")
+		contWarmup  = flag.Duration("continuous-warmup", 5*time.Second, "continuous: unmeasured time after each start")
+		contDur     = flag.Duration("continuous-duration", 20*time.Second, "continuous: length of each measured window")
+		contNoSyn   = flag.Bool("continuous-no-synack", false, "continuous: measure the floor and smokeping_prober only")
 		floorServer = flag.Bool(floorServerFlag, false, "internal: be the floor server; argument: listen address")
 		bareChild   = flag.Bool(bareChildFlag, false, "internal: be scenario 3's bare-syscall child; arguments: target rate duration")
+		contFloor   = flag.Bool(continuousFloorFlag, false, "internal: be the continuous scenario's floor; arguments: targets interval warmup duration")
 	)
 	flag.Parse()
-	if *floorServer || *bareChild {
+	if *floorServer || *bareChild || *contFloor {
 		child := floorServerMain
-		if *bareChild {
+		switch {
+		case *bareChild:
 			child = bareChildMain
+		case *contFloor:
+			child = continuousFloorMain
 		}
 		if err := child(flag.Args()); err != nil {
 			fmt.Fprintln(os.Stderr, "bench child:", err)
@@ -100,6 +113,15 @@ func main() {
 				synack: *synack, rate: *rate, bareRate: *bareRate, duration: *accDuration,
 				delays: []time.Duration{time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond}, dir: dir,
 			}, out)
+		case "continuous":
+			o := continuousOptions{synack: *synack, smokeping: *smokeping, prometheus: *prometheus, interval: *contIntv,
+				warmup: *contWarmup, duration: *contDur, noSynack: *contNoSyn, dir: dir}
+			if o.sizes, err = parseSizes(*contSizes); err == nil {
+				o.pingSizes, err = parseSizes(*pingSizes)
+			}
+			if err == nil {
+				err = runContinuous(o, out)
+			}
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}
@@ -165,4 +187,20 @@ func firstLine(args ...string) string {
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	return line
+}
+
+// parseSizes reads a comma-separated list of counts; empty is none.
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad count %q in %q", f, s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Benchmark synack_exporter beside the floor server (bench/floor_linux.go)
-# and blackbox_exporter on this machine, in one run. Needs root (network
+# and blackbox_exporter on this machine, in one run (continuous mode:
+# beside smokeping_prober and a floor loop). Needs root (network
 # namespaces, nftables, TUN). Installs what it needs with apt-get when
 # missing, builds synack_exporter and the bench from this checkout, and
 # prints Markdown tables on stdout (progress on stderr):
 #
 #   sudo bench/run.sh | tee results.md
 #   sudo bench/run.sh -scenarios throughput -rounds 5     # see -h for knobs
+#   sudo bench/run.sh -scenarios continuous   # beside smokeping_prober
 #
 # docs/benchmarks.md describes the scenarios and records a run.
 set -euo pipefail
@@ -19,6 +21,7 @@ fi
 
 need=()
 command -v prometheus-blackbox-exporter >/dev/null || need+=(prometheus-blackbox-exporter)
+command -v prometheus-smokeping-prober >/dev/null || need+=(prometheus-smokeping-prober)
 command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
 command -v sysctl >/dev/null || need+=(procps)
@@ -30,7 +33,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 	# The Debian package starts its own daemon; the bench starts its own
 	# copies inside a namespace and needs no other.
-	systemctl stop prometheus-blackbox-exporter 2>/dev/null || true
+	systemctl stop prometheus-blackbox-exporter prometheus-smokeping-prober 2>/dev/null || true
 fi
 
 build="$(mktemp -d)"
@@ -47,4 +50,5 @@ go build -ldflags "-X $v.Version=$(cat VERSION) -X $v.Revision=$rev -X $v.Branch
 go build -o "$build/bench" ./bench
 
 "$build/bench" -command "bench/run.sh $*" -synack "$build/synack_exporter" \
-	-blackbox "$(command -v prometheus-blackbox-exporter)" "$@"
+	-blackbox "$(command -v prometheus-blackbox-exporter)" \
+	-smokeping "$(command -v prometheus-smokeping-prober)" "$@"

@@ -160,6 +160,10 @@ check "promtool check rules example/alerts.yml" \
 	"$PROMTOOL" check rules "$HERE/alerts.yml"
 check "promtool test rules example/alerts_test.yml" \
 	bash -c 'cd "$1" && "$2" test rules alerts_test.yml' _ "$HERE" "$PROMTOOL"
+check "promtool check config example/continuous/prometheus.yml" \
+	"$PROMTOOL" check config "$HERE/continuous/prometheus.yml"
+check "promtool test rules example/continuous/rules_test.yml" \
+	bash -c 'cd "$1/continuous" && "$2" test rules rules_test.yml' _ "$HERE" "$PROMTOOL"
 check "grafana-dashboard.json: ids, grid, data source and variables are consistent" \
 	helper dashboard-lint "$HERE/grafana-dashboard.json"
 
@@ -168,8 +172,10 @@ check "grafana-dashboard.json: ids, grid, data source and variables are consiste
 echo "e2e: building the exporter"
 "$GO" build -C "$ROOT" -o "$WORK/synack_exporter" . >"$WORK/build.log" 2>&1 ||
 	fatal "go build of the exporter: $(tr '\n' ' ' <"$WORK/build.log")"
+check "synack_exporter --config.check example/continuous/config.yml" \
+	"$WORK/synack_exporter" --config.check --config.file="$HERE/continuous/config.yml"
 
-read -r P_EXP P_EXP0 P_EXP1 P_PROM P_PROM2 P_AM P_HOOK P_A P_B P_C P_D P_E < <(helper free-ports 12) ||
+read -r P_EXP P_EXP0 P_EXP1 P_PROM P_PROM2 P_AM P_HOOK P_A P_B P_C P_D P_E P_F P_G < <(helper free-ports 14) ||
 	fatal "could not find free loopback ports"
 LO=127.0.0.1
 EXP=$LO:$P_EXP
@@ -187,6 +193,9 @@ BAD_TARGET=$LO:9
 # module of each kind fails (see "one module of each kind" below).
 TARGET_D=$LO:$P_D
 TARGET_E=$LO:$P_E
+# Continuous mode: F loses about half its SYNs (helper flaky), G is closed.
+TARGET_F=$LO:$P_F
+TARGET_G=$LO:$P_G
 
 start listener-a "${HELPER[@]}" listen --accepted-file "$WORK/accepted-a" "$P_A"
 start listener-b "${HELPER[@]}" listen --accepted-file "$WORK/accepted-b" "$P_B"
@@ -199,8 +208,21 @@ start listener-d "${HELPER[@]}" listen --accepted-file "$WORK/accepted-d" "$P_D"
 start silent-e "${HELPER[@]}" silent --ready-file "$WORK/ready-e" "$P_E"
 wait_listening listener-d "$WORK/accepted-d"
 wait_listening silent-e "$WORK/ready-e"
+start flaky-f "${HELPER[@]}" flaky --ready-file "$WORK/ready-f" "$P_F"
+wait_listening flaky-f "$WORK/ready-f"
 
 cp "$ROOT/config.yml" "$WORK/config.yml"
+# Continuous mode beside /probe, in the same exporter. A 500ms interval
+# keeps each check's budget under the kernel's 1s SYN retransmission, so
+# a dropped SYN is a timeout, a loss.
+cat >>"$WORK/config.yml" <<EOF
+
+continuous:
+  - targets: ["$TARGET_A", "$TARGET_D", "$TARGET_F", "$TARGET_G"]
+    module: tcp_fast
+    interval: 500ms
+    labels: {e2e: main}
+EOF
 start exporter "$WORK/synack_exporter" --web.listen-address="$EXP" \
 	--config.file="$WORK/config.yml" --log.level=debug
 wait_http exporter "http://$EXP/-/healthy"
@@ -229,8 +251,10 @@ wait_http alertmanager "http://$AM/-/ready"
 # loopback targets and 1s intervals.
 helper rules --src "$HERE/alerts.yml" --out "$WORK/alerts.yml" --for 2s ||
 	fatal "could not derive the rules file"
+helper rules --src "$HERE/continuous/rules.yml" --out "$WORK/continuous-rules.yml" --for 2s ||
+	fatal "could not derive the continuous rules file"
 helper prom-config --src "$HERE/prometheus.yml" --out "$WORK/prometheus.yml" \
-	--rules "$WORK/alerts.yml" --interval 1s \
+	--rules "$WORK/alerts.yml" --rules "$WORK/continuous-rules.yml" --interval 1s \
 	--map "localhost:9847=$EXP" --map "localhost:9093=$AM" \
 	--targets "synack_tcp_synack=$TARGET_A,$TARGET_B" \
 	--targets "synack_tcp_ip4=$TARGET_A" \
@@ -242,8 +266,12 @@ helper prom-config --src "$HERE/prometheus.yml" --out "$WORK/prometheus.yml" \
 	fatal "could not derive the Prometheus configuration"
 check "derived configuration passes promtool" "$PROMTOOL" check config "$WORK/prometheus.yml"
 
+# Native histograms on (Prometheus 2.x needs the flag), as
+# example/continuous/prometheus.yml says: this Prometheus stores
+# synack_response_duration_seconds as a native histogram only.
 start prometheus "$PROMETHEUS" --config.file="$WORK/prometheus.yml" \
-	--storage.tsdb.path="$WORK/prometheus-data" --web.listen-address="$PROM"
+	--storage.tsdb.path="$WORK/prometheus-data" --web.listen-address="$PROM" \
+	--enable-feature=native-histograms
 wait_http prometheus "http://$PROM/-/ready"
 
 # --- both targets answer --------------------------------------------------------
@@ -350,6 +378,28 @@ check "dashboard: \"Failing now\" lists E's tcp_loss failure, not E's expected t
 	--panel "Failing now" --present "job=synack_tcp_loss,instance=$TARGET_E" \
 	--present "job=synack_tcp_must_be_filtered,instance=$TARGET_D,class=open" \
 	--absent "job=synack_tcp_must_be_filtered,instance=$TARGET_E"
+
+# --- continuous mode: native histogram, loss, a closed port ----------------------
+
+check "continuous: native histogram_quantile(0.5, rate(synack_response_duration_seconds[1m])) for A and D" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 \
+	--expr "histogram_quantile(0.5, rate(synack_response_duration_seconds{target=~\"$TARGET_A|$TARGET_D\"}[1m])) > 0 < 0.1"
+check "continuous: the recorded p50 and p99 exist for A" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 2 \
+	--expr "target:synack_response_duration_seconds:quantile_1m{target=\"$TARGET_A\"} > 0 < 0.1"
+check "continuous: SynackContinuousLossHigh fires for the lossy F" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr "ALERTS{alertname=\"SynackContinuousLossHigh\",alertstate=\"firing\",target=\"$TARGET_F\"}"
+check "continuous: F's recorded loss ratio is between 10% and 90%" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 \
+	--expr "target:synack_checks_lost:ratio_5m{target=\"$TARGET_F\"} > 0.1 < 0.9"
+check "continuous: SynackContinuousTargetDown fires for the closed G (class refused)" \
+	helper wait --prom "$PROM" --timeout "$WAIT" --count 1 --value 1 \
+	--expr "ALERTS{alertname=\"SynackContinuousTargetDown\",alertstate=\"firing\",target=\"$TARGET_G\"} and on(target) synack_checks_total{class=\"refused\"} > 0"
+check "continuous: no loss and no alert for the clean A and D" \
+	helper wait --prom "$PROM" --timeout 5 --count 2 --value 0 \
+	--expr "target:synack_checks_lost:ratio_5m{target=~\"$TARGET_A|$TARGET_D\"} unless on(target) ALERTS{target=~\"$TARGET_A|$TARGET_D\"}"
+
 # A leaked ACK does not heal: no point waiting long for these two.
 check "synack_exporter_ack_leaks_total is 0" \
 	helper wait --prom "$PROM" --timeout 5 --count 1 --value 0 \
@@ -405,8 +455,23 @@ start listener-shards "${HELPER[@]}" listen --accepted-file "$WORK/accepted-shar
 wait_listening listener-shards "$WORK/accepted-shards"
 EXP0=$LO:$P_EXP0
 EXP1=$LO:$P_EXP1
-start exporter-0 "$WORK/synack_exporter" --web.listen-address="$EXP0" --config.file="$ROOT/config.yml"
-start exporter-1 "$WORK/synack_exporter" --web.listen-address="$EXP1" --config.file="$ROOT/config.yml"
+# Continuous mode too, split by --continuous.shard over one target list:
+# the shard targets and 12 closed ports, so that each shard surely gets
+# some whatever the exporter's hash does with this run's ports.
+read -r -a closed_ports < <(helper free-ports 12) || fatal "could not find free loopback ports"
+CONT_TARGETS=$SHARD_TARGETS$(printf ",$LO:%s" "${closed_ports[@]}")
+cp "$ROOT/config.yml" "$WORK/config-shards.yml"
+cat >>"$WORK/config-shards.yml" <<EOF
+
+continuous:
+  - targets: [$(sed 's/[^,]*/"&"/g' <<<"$CONT_TARGETS")]
+    module: tcp_fast
+    interval: 500ms
+EOF
+start exporter-0 "$WORK/synack_exporter" --web.listen-address="$EXP0" --config.file="$WORK/config-shards.yml" \
+	--continuous.shard=0/2
+start exporter-1 "$WORK/synack_exporter" --web.listen-address="$EXP1" --config.file="$WORK/config-shards.yml" \
+	--continuous.shard=1/2
 wait_http exporter-0 "http://$EXP0/-/healthy"
 wait_http exporter-1 "http://$EXP1/-/healthy"
 
@@ -434,6 +499,13 @@ check "sharding: both exporters are up" \
 check "sharding: each target is probed by exactly one exporter, the one its hash names" \
 	helper shards --prom "$PROM2" --job synack_tcp_synack --targets "$SHARD_TARGETS" \
 	--exporters "$EXP0,$EXP1" --window 10
+check "continuous sharding: --continuous.shard=0/2 and 1/2 check each of ${#shard_targets[@]}+${#closed_ports[@]} targets exactly once" \
+	helper continuous-shards --prom "$PROM2" --timeout "$WAIT" --targets "$CONT_TARGETS" --exporters "$EXP0,$EXP1"
+# This Prometheus runs without native histograms: it stores the classic
+# buckets, and the _bucket form of the quantile reads them.
+check "continuous: classic histogram_quantile(0.5, rate(synack_response_duration_seconds_bucket[1m])) for the listening targets" \
+	helper wait --prom "$PROM2" --timeout "$WAIT" --count "${#shard_targets[@]}" \
+	--expr 'histogram_quantile(0.5, rate(synack_response_duration_seconds_bucket{job="synack_exporter"}[1m])) > 0 < 0.1'
 accepted=$(cat "$WORK/accepted-shards" 2>/dev/null)
 if [[ $accepted == 0 ]]; then
 	pass "sharding: no listener accepted a connection"

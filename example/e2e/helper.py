@@ -95,6 +95,31 @@ def cmd_silent(args):
     s.close()
 
 
+def cmd_flaky(args):
+    """Hold a loopback port that answers SYNs for --period seconds, then
+    drops them for as long, and so on: a lossy target for continuous mode.
+
+    The trick of cmd_silent, switched on and off: a listener with a
+    backlog of 0 drops SYNs while one connection (its own, never a
+    probe's) waits in its accept queue, and answers them while the queue
+    is empty. A half-open check never reaches the queue.
+    """
+    s = socket.socket()
+    s.bind((LOOPBACK, args.port))
+    s.listen(0)
+    with open(args.ready_file, "w") as f:
+        f.write("ready\n")
+    deadline = time.monotonic() + args.lifetime
+    while time.monotonic() < deadline:
+        filler = socket.create_connection((LOOPBACK, args.port))
+        time.sleep(args.period)  # queue full: SYNs dropped
+        conn, _ = s.accept()
+        conn.close()
+        filler.close()
+        time.sleep(args.period)  # queue empty: SYNs answered
+    s.close()
+
+
 def cmd_webhook(args):
     """Alertmanager webhook receiver: appends each POSTed body as a line."""
     out = args.out
@@ -146,7 +171,7 @@ def cmd_prom_config(args):
     g["scrape_interval"] = interval
     g["evaluation_interval"] = interval
     g.pop("external_labels", None)
-    cfg["rule_files"] = [args.rules] if args.rules else []
+    cfg["rule_files"] = args.rules
     for am in cfg.get("alerting", {}).get("alertmanagers", []):
         for sc in am.get("static_configs", []):
             sc["targets"] = [swap(t) for t in sc["targets"]]
@@ -527,6 +552,48 @@ def cmd_shards(args):
     print("; ".join(report))
 
 
+def cmd_continuous_shards(args):
+    """Check that exporters in continuous mode with --continuous.shard=I/N
+    over one target list check every target exactly once: each target
+    label appears under one exporter only, every target of the list is
+    there and no other, each exporter has some, and each exporter's
+    synack_exporter_continuous_targets is the count of its own."""
+    targets = set(args.targets.split(","))
+    exporters = args.exporters.split(",")
+    deadline = time.monotonic() + args.timeout
+    while True:
+        errors, report = [], []
+        try:
+            seen = {}
+            for r in instant(args.prom, f'group by (target, instance) (synack_checks_total{{job="{args.job}"}})')["result"]:
+                seen.setdefault(r["metric"]["target"], []).append(r["metric"]["instance"])
+            counts = {r["metric"]["instance"]: float(r["value"][1]) for r in
+                      instant(args.prom, f'synack_exporter_continuous_targets{{job="{args.job}"}}')["result"]}
+        except (OSError, RuntimeError) as e:
+            errors.append(str(e))
+            seen, counts = {}, {}
+        for t in sorted(targets):
+            if len(seen.get(t, [])) != 1:
+                errors.append(f"{t} is checked by {len(seen.get(t, []))} exporters: {seen.get(t, [])}")
+        for t in sorted(set(seen) - targets):
+            errors.append(f"unexpected target {t}, checked by {seen[t]}")
+        for e in exporters:
+            own = [t for t, where in seen.items() if where == [e]]
+            report.append(f"{e}: {len(own)} targets, synack_exporter_continuous_targets {counts.get(e, 'missing')}")
+            if not own:
+                errors.append(f"{e} checks no target")
+            if counts.get(e) != len(own):
+                errors.append(f"{e}: synack_exporter_continuous_targets is {counts.get(e)}, it checks {len(own)}")
+        if sum(counts.values()) != len(targets):
+            errors.append(f"synack_exporter_continuous_targets sums to {sum(counts.values()):g}, want {len(targets)}")
+        if not errors:
+            print("; ".join(report))
+            return
+        if time.monotonic() >= deadline:
+            die("; ".join(errors + report))
+        time.sleep(0.5)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -547,6 +614,13 @@ def main():
     p.add_argument("port", type=int)
     p.set_defaults(func=cmd_silent)
 
+    p = sub.add_parser("flaky")
+    p.add_argument("--ready-file", required=True)
+    p.add_argument("--period", type=float, default=1.0)
+    p.add_argument("--lifetime", type=float, default=900)
+    p.add_argument("port", type=int)
+    p.set_defaults(func=cmd_flaky)
+
     p = sub.add_parser("webhook")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--out", required=True)
@@ -556,7 +630,7 @@ def main():
     p = sub.add_parser("prom-config")
     p.add_argument("--src", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--rules", default="")
+    p.add_argument("--rules", action="append", default=[])
     p.add_argument("--interval", default="1s")
     p.add_argument("--map", action="append", default=[])
     p.add_argument("--targets", action="append", default=[])
@@ -620,6 +694,14 @@ def main():
     p.add_argument("--exporters", required=True)
     p.add_argument("--window", type=float, default=10)
     p.set_defaults(func=cmd_shards)
+
+    p = sub.add_parser("continuous-shards")
+    p.add_argument("--prom", required=True)
+    p.add_argument("--job", default="synack_exporter")
+    p.add_argument("--targets", required=True)
+    p.add_argument("--exporters", required=True)
+    p.add_argument("--timeout", type=float, default=30)
+    p.set_defaults(func=cmd_continuous_shards)
 
     args = ap.parse_args()
     args.func(args)

@@ -40,6 +40,7 @@ import (
 type manifests struct {
 	configMaps      []*corev1.ConfigMap
 	deployments     []*appsv1.Deployment
+	statefulSets    []*appsv1.StatefulSet
 	services        []*corev1.Service
 	networkPolicies []*networkingv1.NetworkPolicy
 	serviceMonitors []*monitoringv1.ServiceMonitor
@@ -53,6 +54,7 @@ func (m *manifests) target(apiVersion, kind string) (any, error) {
 	kinds := map[string]func() any{
 		"v1 ConfigMap":                            keep(&m.configMaps),
 		"apps/v1 Deployment":                      keep(&m.deployments),
+		"apps/v1 StatefulSet":                     keep(&m.statefulSets),
 		"v1 Service":                              keep(&m.services),
 		"networking.k8s.io/v1 NetworkPolicy":      keep(&m.networkPolicies),
 		"monitoring.coreos.com/v1 ServiceMonitor": keep(&m.serviceMonitors),
@@ -126,7 +128,13 @@ func (m *manifests) decodeStrict(doc []byte) error {
 
 func loadManifests(t *testing.T) *manifests {
 	t.Helper()
-	files, err := filepath.Glob("*.yaml")
+	return loadManifestsIn(t, ".")
+}
+
+// loadManifestsIn decodes every *.yaml file of dir.
+func loadManifestsIn(t *testing.T, dir string) *manifests {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
