@@ -24,7 +24,7 @@ type continuousFlags struct {
 func addContinuousFlags() continuousFlags {
 	return continuousFlags{
 		resolveInterval: kingpin.Flag("continuous.resolve-interval", "How often continuous mode resolves each target's name again.").Default("30s").Duration(),
-		maxRate:         kingpin.Flag("continuous.max-rate", "Continuous checks started per second at most, all targets together; beyond it checks start later (counted in synack_exporter_continuous_checks_deferred_total), never dropped. 0 means no limit.").Default("1000").Float64(),
+		maxRate:         kingpin.Flag("continuous.max-rate", "SYNs continuous checks send per second at most, all targets together, the kernel's resends included; beyond it checks start later (counted in synack_exporter_continuous_checks_deferred_total), never dropped. 0 means no limit.").Default("1000").Float64(),
 		shard:           kingpin.Flag("continuous.shard", "I/N: check only the continuous targets whose hash mod N is I, so N exporters with the same configuration split the targets. Empty checks all.").Default("").String(),
 		buckets:         kingpin.Flag("continuous.buckets", "Classic buckets of synack_response_duration_seconds, in seconds, comma-separated; empty for a native histogram only.").Default(continuous.FormatBuckets(continuous.DefaultBuckets)).String(),
 	}

@@ -14,6 +14,8 @@ import (
 // Its Addresses resolves literals only, as the prober would.
 type fakeChecker struct {
 	hold time.Duration
+	// resends is each answer's SYNRetransmits: SYNs the kernel re-sent.
+	resends uint32
 
 	mu          sync.Mutex
 	inFlight    map[netip.AddrPort]int
@@ -43,7 +45,7 @@ func (f *fakeChecker) BeginAddr(ctx context.Context, addr netip.AddrPort, _ prob
 		f.mu.Lock()
 		f.inFlight[addr]--
 		f.mu.Unlock()
-		return prober.Result{Class: prober.ClassOpen, Addr: addr, SYNACK: time.Millisecond, RTT: time.Millisecond, Mode: prober.ModeHalfOpen}
+		return prober.Result{Class: prober.ClassOpen, Addr: addr, SYNACK: time.Millisecond, RTT: time.Millisecond, Mode: prober.ModeHalfOpen, SYNRetransmits: f.resends}
 	}
 	if f.hold == 0 {
 		return end(), true

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -88,6 +89,10 @@ type Runner struct {
 	owed      []*address
 	owedSpare []*address
 	bucket    tokenBucket
+	// resent counts the SYNs the kernel re-sent for ended checks since
+	// the scheduler last charged them to bucket: the rate limit counts
+	// the SYNs that leave, not only the checks started.
+	resent atomic.Int64
 	// lastRefusal is when the rate limit last held a check back.
 	lastRefusal time.Time
 	closed      bool

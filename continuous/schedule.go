@@ -64,6 +64,9 @@ func (r *Runner) schedule() {
 // lets it go. Targets wait in the order of their slots, so none is
 // starved. Under mu.
 func (r *Runner) collectDue(now time.Time, batch []start) ([]start, time.Time) {
+	if n := r.resent.Swap(0); n > 0 {
+		r.bucket.force(now, int(n))
+	}
 	r.owedMu.Lock()
 	owed := r.owed
 	r.owed = r.owedSpare
@@ -217,6 +220,7 @@ func (r *Runner) finish(a *address, res prober.Result) {
 	}
 	if res.SYNRetransmits > 0 {
 		s.retransmits.Add(uint64(res.SYNRetransmits))
+		r.resent.Add(int64(res.SYNRetransmits))
 	}
 	if res.ACKSent && res.Mode == prober.ModeHalfOpen {
 		r.metrics.ackLeaks.Inc()

@@ -192,6 +192,36 @@ func TestRateLimitDefers(t *testing.T) {
 	}
 }
 
+// TestRateLimitCountsResentSYNs: the rate limit counts the SYNs that
+// leave, resends included: checks that each needed one resend start at
+// half the rate of checks.
+func TestRateLimitCountsResentSYNs(t *testing.T) {
+	const rate = 100
+	fake := newFakeChecker(0)
+	fake.resends = 1
+	r, _ := newRunner(t, Options{Checker: fake, MaxRate: rate, Logger: log.NewNopLogger()})
+	var targets []string
+	for i := range 20 {
+		targets = append(targets, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 2, byte(i + 1)}), 22).String())
+	}
+	// 20 targets every 100ms: 200 checks/s wanted, 400 SYNs/s.
+	if err := r.Apply(load(t, groupDoc("    timeout: 1s", "100ms", targets...))); err != nil {
+		t.Fatal(err)
+	}
+	from := time.Now()
+	waitFor(t, 10*time.Second, "two seconds of checks", func() bool { return time.Since(from) > 2500*time.Millisecond })
+	window := time.Since(from.Add(500 * time.Millisecond))
+	n := fake.startedBetween(from.Add(500*time.Millisecond), time.Now())
+	// Two SYNs a check: at most rate/2 checks a second, with room for
+	// the bucket's burst and a busy machine.
+	if limit := int(rate/2*window.Seconds()*1.3) + 10; n > limit {
+		t.Errorf("%d checks of two SYNs each started in %v, want at most %d at %d SYNs/s", n, window, limit, rate)
+	}
+	if n < int(rate/2*window.Seconds()*0.4) {
+		t.Errorf("only %d checks started in %v: the limit must still let them go", n, window)
+	}
+}
+
 // lockedBuffer is a log that tests read while the runner writes.
 type lockedBuffer struct {
 	mu sync.Mutex
