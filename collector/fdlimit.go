@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
-	"syscall"
 )
 
 // The exporter's file descriptors go to three uses: the checks in flight
@@ -33,11 +32,15 @@ type Limits struct {
 // is left beside them and fdReserve. A 0 (no limit) is given what the fd
 // limit allows.
 func SizeLimits(maxChecks, maxConns int) (Limits, error) {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+	fds, err := fdLimit()
+	if err != nil {
 		return Limits{}, err
 	}
-	return fitLimits(rl.Cur, maxChecks, maxConns), nil
+	if fds == 0 {
+		// No descriptor limit to fit into (Windows): the flags as given.
+		return Limits{Checks: maxChecks, Connections: maxConns}, nil
+	}
+	return fitLimits(fds, maxChecks, maxConns), nil
 }
 
 func fitLimits(fds uint64, maxChecks, maxConns int) Limits {
@@ -55,12 +58,15 @@ func positiveOr(n, otherwise int) int {
 	return otherwise
 }
 
-// LimitConnections closes each new HTTP connection of srv beyond max open
-// ones at once, before reading from it, so that idle keep-alive
+// LimitConnections closes each new HTTP connection of srv beyond maxConns
+// open ones (none when maxConns is 0) at once, before reading from it, so that idle keep-alive
 // connections cannot take the descriptors that probes and scrapes need.
 // Prometheus keeps one connection per target and exporter; a client
 // turned away retries on a new connection once another closed.
 func LimitConnections(srv *http.Server, maxConns int) {
+	if maxConns <= 0 {
+		return
+	}
 	var open atomic.Int64
 	next := srv.ConnState
 	srv.ConnState = func(c net.Conn, state http.ConnState) {
