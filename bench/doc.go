@@ -9,4 +9,14 @@
 // namespace's loopback, and the silent and slow targets live at
 // 198.18.0.0/15 addresses that exist only there. It needs root (for the
 // namespaces, nftables and TUN) and Linux.
+//
+// -scenarios picks what runs. The default list is the /probe scenarios
+// (throughput, paced, paced-peer, inflight, accuracy); two more run only
+// when named, for they need other programs and minutes each:
+// "continuous" (continuous mode beside smokeping_prober and a floor
+// loop, continuous_linux.go) and "continuous-accuracy" (the quantiles a
+// real Prometheus computes from synack_response_duration_seconds, native
+// and classic, against the fake peers' own log and the kernel's time
+// stamps on their devices, continuous_accuracy_linux.go; about 1.5
+// minutes).
 package main

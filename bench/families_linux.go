@@ -116,12 +116,13 @@ type hist struct {
 	native  map[int]uint64
 }
 
-// histogram merges every series of name. Native buckets of series at
+// histogram merges every series of name whose labels include match
+// (name=value pairs). Native buckets of series at
 // different schemas are not merged (client_golang keeps one schema per
 // histogram unless it has to reduce it): the classic ones still are.
-func (f families) histogram(name string) hist {
+func (f families) histogram(name string, match ...string) hist {
 	h := hist{classic: make(map[float64]uint64), native: make(map[int]uint64)}
-	for i, m := range f.series(name, nil) {
+	for i, m := range f.series(name, match) {
 		mh := m.GetHistogram()
 		if mh == nil {
 			continue

@@ -37,13 +37,17 @@ func main() {
 		bareRate    = flag.Int("bare-rate", 200, "accuracy: bare-syscall probes per second, at the same time")
 		accDuration = flag.Duration("accuracy-duration", 10*time.Second, "accuracy: length of each run per delay")
 		smokeping   = flag.String("smokeping", "/usr/bin/prometheus-smokeping-prober", "continuous: smokeping_prober binary")
-		prometheus  = flag.String("prometheus", "/usr/bin/prometheus", "continuous: Prometheus binary for scrape_duration_seconds at the largest size (empty: skip)")
+		prometheus  = flag.String("prometheus", "/usr/bin/prometheus", "continuous: Prometheus binary for scrape_duration_seconds at the largest size (empty: skip); continuous-accuracy: the two Prometheus servers")
 		contSizes   = flag.String("continuous-targets", "100,1000,10000", "continuous: synack_exporter and floor target counts, comma-separated (empty: none)")
 		pingSizes   = flag.String("smokeping-hosts", "100,1000", "continuous: smokeping_prober host counts, comma-separated (empty: none)")
 		contIntv    = flag.Duration("continuous-interval", time.Second, "continuous: each target's check interval")
 		contWarmup  = flag.Duration("continuous-warmup", 5*time.Second, "continuous: unmeasured time after each start")
 		contDur     = flag.Duration("continuous-duration", 20*time.Second, "continuous: length of each measured window")
 		contNoSyn   = flag.Bool("continuous-no-synack", false, "continuous: measure the floor and smokeping_prober only")
+		accTargets  = flag.Int("contacc-targets", 20, "continuous-accuracy: targets (ports of one fake peer) per delay")
+		accIntv     = flag.Duration("contacc-interval", 100*time.Millisecond, "continuous-accuracy: each target's check interval")
+		accWarmup   = flag.Duration("contacc-warmup", 10*time.Second, "continuous-accuracy: unmeasured time after Prometheus starts")
+		accDur      = flag.Duration("contacc-duration", time.Minute, "continuous-accuracy: the window W the quantiles are taken over (whole seconds)")
 		floorServer = flag.Bool(floorServerFlag, false, "internal: be the floor server; argument: listen address")
 		bareChild   = flag.Bool(bareChildFlag, false, "internal: be scenario 3's bare-syscall child; arguments: target rate duration")
 		contFloor   = flag.Bool(continuousFloorFlag, false, "internal: be the continuous scenario's floor; arguments: targets interval warmup duration")
@@ -122,6 +126,9 @@ func main() {
 			if err == nil {
 				err = runContinuous(o, out)
 			}
+		case "continuous-accuracy": // not in the default list: needs Prometheus, takes 1.5 minutes
+			err = runContinuousAccuracy(contAccOptions{synack: *synack, prometheus: *prometheus, targets: *accTargets,
+				interval: *accIntv, warmup: *accWarmup, duration: *accDur, dir: dir}, out)
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}
