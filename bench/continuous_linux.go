@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -138,15 +137,9 @@ func newContinuousEnv() (env *continuousEnv, err error) {
 	if err := ns.Nft(continuousCounters); err != nil {
 		return env, err
 	}
-	var ln net.Listener
-	if err := ns.Do(func() (err error) {
-		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", continuousPort))
-		return err
-	}); err != nil {
+	if env.target, err = countAccepts(ns, continuousPort); err != nil {
 		return env, err
 	}
-	env.target = &acceptCounter{ln: ln}
-	go env.target.serve()
 	env.client = newClient(ns, 4)
 	return env, nil
 }

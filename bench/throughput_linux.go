@@ -73,6 +73,22 @@ type acceptCounter struct {
 	accepted atomic.Int64
 }
 
+// countAccepts listens on port at every address of ns (each server
+// reaches the target at addresses of its own) and counts, in the
+// background, the connections it accepts.
+func countAccepts(ns *netns.NS, port int) (*acceptCounter, error) {
+	var ln net.Listener
+	if err := ns.Do(func() (err error) {
+		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port))
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	a := &acceptCounter{ln: ln}
+	go a.serve()
+	return a, nil
+}
+
 func (a *acceptCounter) serve() {
 	for {
 		c, err := a.ln.Accept()
@@ -127,17 +143,9 @@ func newLoopbackEnv(name, synack, blackbox, dir string) (env *loopbackEnv, err e
 	if err := ns.Nft(packetCounter); err != nil {
 		return env, err
 	}
-	var ln net.Listener
-	if err := ns.Do(func() (err error) {
-		// Every address: each server probes the listener at addresses
-		// of its own (subnet).
-		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", targetPort))
-		return err
-	}); err != nil {
+	if env.target, err = countAccepts(ns, targetPort); err != nil {
 		return env, err
 	}
-	env.target = &acceptCounter{ln: ln}
-	go env.target.serve()
 	env.client = newClient(ns, 4)
 	env.dial = nsDialer(ns)
 	for _, spec := range []exporterSpec{floorSpec("127.0.0.1:9848"), synackSpec(synack, "127.0.0.1:9847"), blackboxSpec(blackbox, "127.0.0.1:9115")} {
