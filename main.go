@@ -105,6 +105,7 @@ func main() {
 	if err != nil {
 		fatal(logger, "Error starting the prober", err)
 	}
+	level.Info(logger).Log("msg", "Started the prober", "exact_ack_count", checker.ExactACKs())
 	// The runner of continuous mode exists from the start, idle without
 	// targets, so that a reload can add some.
 	var runner *continuous.Runner

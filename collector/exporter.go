@@ -337,9 +337,8 @@ func ackLeaked(r prober.Result) bool {
 	return r.ACKSent && r.Mode == prober.ModeHalfOpen
 }
 
-// ackLeaks counts the half-open checks of a probe after which the target
-// saw a completed connection: one per check that let its ACK out, so that
-// the count matches the ACKs on the wire when a probe makes several.
+// ackLeaks counts the ACKs that half-open checks of a probe let out
+// before their RSTs, as the target saw them on the wire.
 func ackLeaks(rec *probeRecord) int {
 	switch {
 	case !ackLeaked(rec.Result):
@@ -347,5 +346,5 @@ func ackLeaks(rec *probeRecord) int {
 	case rec.Summary != nil:
 		return rec.Summary.ACKsSent
 	}
-	return 1
+	return int(rec.Result.ACKs)
 }

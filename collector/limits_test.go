@@ -99,8 +99,8 @@ synack_exporter_probes_in_flight 0
 func TestSelfMetrics(t *testing.T) {
 	results := map[string]prober.Result{
 		"open.test:22":    openResult,
-		"leak.test:22":    {Class: prober.ClassOpen, Mode: prober.ModeHalfOpen, ACKSent: true},
-		"connect.test:22": {Class: prober.ClassOpen, Mode: prober.ModeConnect, ACKSent: true},
+		"leak.test:22":    {Class: prober.ClassOpen, Mode: prober.ModeHalfOpen, ACKSent: true, ACKs: 1},
+		"connect.test:22": {Class: prober.ClassOpen, Mode: prober.ModeConnect, ACKSent: true, ACKs: 1},
 		"closed.test:22":  {Class: prober.ClassRefused, Errno: syscall.ECONNREFUSED, Mode: prober.ModeHalfOpen},
 	}
 	s := newTestServer(t, Options{Checker: checkerFunc(func(_ context.Context, target string) prober.Result {
@@ -113,7 +113,7 @@ func TestSelfMetrics(t *testing.T) {
 		s.get(t, "/probe?"+q)
 	}
 	if err := testutil.ScrapeAndCompare(s.URL+"/metrics", strings.NewReader(`
-# HELP synack_exporter_ack_leaks_total Half-open checks after which the kernel had sent an ACK, so the target saw a completed connection (a probe of several checks adds one per such check); should stay 0.
+# HELP synack_exporter_ack_leaks_total ACKs the kernel sent before the RST of a half-open check, so that the target saw a completed connection; exact when the exporter has CAP_NET_ADMIN, else the delayed ACK is estimated from the time. Should stay 0.
 # TYPE synack_exporter_ack_leaks_total counter
 synack_exporter_ack_leaks_total 1
 # HELP synack_exporter_config_last_reload_successful 1 if the last configuration load succeeded, 0 if it failed (the previous configuration stays in use).

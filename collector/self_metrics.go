@@ -50,7 +50,7 @@ func newSelfMetrics(reg prometheus.Registerer, inFlight, checksInFlight *atomic.
 			"Probes refused or cut short by a limit, by reason (concurrency: the probe's checks would exceed --probe.max-concurrency checks in flight, no packet sent; target_denied: the module's allowed_targets or denied_targets refused the target, no packet sent; local: this host could not make some of the probe's checks, out of file descriptors, buffers or ports).",
 			"reason"),
 		ackLeaks: counter("ack_leaks_total",
-			"Half-open checks after which the kernel had sent an ACK, so the target saw a completed connection (a probe of several checks adds one per such check); should stay 0."),
+			"ACKs the kernel sent before the RST of a half-open check, so that the target saw a completed connection; exact when the exporter has CAP_NET_ADMIN, else the delayed ACK is estimated from the time. Should stay 0."),
 		moduleUnknown: counter("module_unknown_total",
 			"Probe requests rejected because they named a module the configuration does not have."),
 		reloadOK: gauge("config_last_reload_successful",

@@ -223,7 +223,7 @@ func (r *Runner) finish(a *address, res prober.Result) {
 		r.resent.Add(int64(res.SYNRetransmits))
 	}
 	if res.ACKSent && res.Mode == prober.ModeHalfOpen {
-		r.metrics.ackLeaks.Inc()
+		r.metrics.ackLeaks.Add(float64(res.ACKs))
 		// Rare, and worth a line: the target saw a connection.
 		level.Warn(r.logger).Log("msg", "An ACK left before the RST: the target saw a completed connection",
 			"module", a.t.key.module, "target", a.t.name, "addr", a.addr)

@@ -3,8 +3,12 @@ package prober
 import (
 	"context"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/fakepeer"
+	"github.com/seed-5ff58b3a/synack_exporter/internal/netns"
 )
 
 // TestACKAfterTheVerdictIsReported holds the goroutine that judged an
@@ -38,20 +42,21 @@ func TestACKAfterTheVerdictIsReported(t *testing.T) {
 			}
 			testHookJudged = func() { time.Sleep(delayedACK + 100*time.Millisecond) }
 			t.Cleanup(func() { testHookJudged = func() {} })
-			c := newChecker(t)
-			ln := listen(t, "tcp4", "127.0.0.1:0")
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			r := tc.check(c, ctx, ln.Addr())
-			if r.Class != ClassOpen || !r.ACKSent {
-				t.Errorf("got %v ack %v (%v), want open with the ACK sent", r.Class, r.ACKSent, r.Err)
-			}
-			ln.SetDeadline(time.Now().Add(time.Second))
-			conn, err := ln.Accept()
-			if err != nil {
-				t.Fatalf("the ACK should have completed a connection: %v", err)
-			}
-			conn.Close()
+			eachReset(t, func(t *testing.T, c *Checker) {
+				ln := listen(t, "tcp4", "127.0.0.1:0")
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				r := tc.check(c, ctx, ln.Addr())
+				if r.Class != ClassOpen || !r.ACKSent || r.ACKs != 1 {
+					t.Errorf("got %v ack %v %d (%v), want open with one ACK sent", r.Class, r.ACKSent, r.ACKs, r.Err)
+				}
+				ln.SetDeadline(time.Now().Add(time.Second))
+				conn, err := ln.Accept()
+				if err != nil {
+					t.Fatalf("the ACK should have completed a connection: %v", err)
+				}
+				conn.Close()
+			})
 		})
 	}
 }
@@ -61,11 +66,122 @@ func TestACKAfterTheVerdictIsReported(t *testing.T) {
 func TestPromptCloseReportsNoACK(t *testing.T) {
 	testHookJudged = func() { time.Sleep(delayedACK / 4) }
 	t.Cleanup(func() { testHookJudged = func() {} })
-	c := newChecker(t)
-	ln := listen(t, "tcp4", "127.0.0.1:0")
-	r := c.CheckAddr(context.Background(), ln.Addr().(*net.TCPAddr).AddrPort(), DefaultOptions())
-	if r.Class != ClassOpen || r.ACKSent {
-		t.Errorf("got %v ack %v (%v), want open without an ACK", r.Class, r.ACKSent, r.Err)
+	eachReset(t, func(t *testing.T, c *Checker) {
+		ln := listen(t, "tcp4", "127.0.0.1:0")
+		r := c.CheckAddr(context.Background(), ln.Addr().(*net.TCPAddr).AddrPort(), DefaultOptions())
+		if r.Class != ClassOpen || r.ACKSent || r.ACKs != 0 {
+			t.Errorf("got %v ack %v %d (%v), want open without an ACK", r.Class, r.ACKSent, r.ACKs, r.Err)
+		}
+		assertNoAccept(t, ln)
+	})
+}
+
+// eachReset runs f with a Checker that resets with SOCK_DESTROY (as
+// root) and with one that closes and estimates the delayed ACK.
+func eachReset(t *testing.T, f func(t *testing.T, c *Checker)) {
+	t.Run("exact", func(t *testing.T) {
+		c := newChecker(t)
+		if !c.ExactACKs() {
+			t.Skip("SOCK_DESTROY needs CAP_NET_ADMIN")
+		}
+		f(t, c)
+	})
+	t.Run("estimated", func(t *testing.T) {
+		c := newChecker(t)
+		c.estimateACKs()
+		f(t, c)
+	})
+}
+
+// TestACKsToARepeatedSYNACKAreCounted: between the verdict and the reset
+// the target sends its SYN-ACK again, as one whose retransmission timer
+// ran first does, and the kernel answers it at once with an ACK, long
+// before its delayed ACK falls due, so that no reading of the time can
+// tell. The result must count that ACK, exactly as the target saw it,
+// on each path that resets a socket.
+func TestACKsToARepeatedSYNACKAreCounted(t *testing.T) {
+	ns, peer := escapePeer(t)
+	c := newCheckerIn(t, ns)
+	if !c.ExactACKs() {
+		t.Fatal("with the privileges of a namespace test, the engine should reset with SOCK_DESTROY")
 	}
-	assertNoAccept(t, ln)
+	testHookJudged = func() {
+		var synack fakepeer.Packet
+		for _, a := range peer.Answers() {
+			if a.Flags.Has(fakepeer.SYN | fakepeer.ACK) {
+				synack = a
+			}
+		}
+		peer.Repeat(synack)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := peer.WaitFor(ctx, func(p fakepeer.Packet) bool {
+			return p.IsBareACK() && p.Src == synack.Dst
+		}); err != nil {
+			t.Errorf("no ACK to the repeated SYN-ACK: %v\n%s", err, peer.Transcript())
+		}
+	}
+	t.Cleanup(func() { testHookJudged = func() {} })
+	target := netip.AddrPortFrom(peer.Addr(), peerOpenPort)
+	for _, tc := range []struct {
+		name  string
+		check func() Result
+	}{
+		{"wait", func() Result { return checkIn(t, ns, c, target, 2*time.Second) }},
+		{"loop", func() Result {
+			s := checkManyIn(t, ns, c, target.String(), Plan{SYNCount: 1}, 2*time.Second)
+			if len(s.Results) != 1 {
+				t.Fatalf("%d results, want 1", len(s.Results))
+			}
+			return s.Results[0]
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			peer.Reset()
+			r := tc.check()
+			var acks uint32
+			for _, p := range peer.Packets() {
+				if p.IsBareACK() {
+					acks++
+				}
+			}
+			if r.Class != ClassOpen || !r.ACKSent || r.ACKs != acks || acks == 0 {
+				t.Errorf("got %v ack %v, %d ACKs (%v); the target saw %d ACKs\n%s", r.Class, r.ACKSent, r.ACKs, r.Err, acks, peer.Transcript())
+			}
+		})
+	}
+}
+
+// TestACKAfterATimeoutIsCounted: a check times out with its SYN
+// unanswered, and the SYN-ACK comes before the reset, which is held past
+// the delayed ACK. The result stays a timeout, but the ACK that left is
+// counted.
+func TestACKAfterATimeoutIsCounted(t *testing.T) {
+	ns := netns.New(t)
+	peer := fakepeer.Start(t, ns, fakepeer.Config{OpenPorts: []uint16{80}, Delay: 100 * time.Millisecond})
+	c := newCheckerIn(t, ns)
+	if !c.ExactACKs() {
+		t.Fatal("with the privileges of a namespace test, the engine should reset with SOCK_DESTROY")
+	}
+	testHookJudged = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := peer.WaitFor(ctx, fakepeer.Packet.IsBareACK); err != nil {
+			t.Errorf("no delayed ACK: %v\n%s", err, peer.Transcript())
+		}
+	}
+	t.Cleanup(func() { testHookJudged = func() {} })
+	r := checkIn(t, ns, c, netip.AddrPortFrom(peer.Addr(), 80), 50*time.Millisecond)
+	if r.Class != ClassTimeout || !r.ACKSent || r.ACKs != 1 {
+		t.Errorf("got %v ack %v, %d ACKs (%v), want a timeout that counts the 1 ACK on the wire\n%s", r.Class, r.ACKSent, r.ACKs, r.Err, peer.Transcript())
+	}
+}
+
+// estimateACKs makes c reset with close() and estimate the delayed ACK,
+// as an engine without CAP_NET_ADMIN does; before any check.
+func (c *Checker) estimateACKs() {
+	if e, ok := c.eng.(*epollEngine); ok {
+		e.resets.close()
+		e.resets = nil
+	}
 }

@@ -31,6 +31,9 @@ type engine interface {
 	// and every frame above counts against the goroutine's stack.)
 	check(ctx context.Context, deadline time.Time, addr netip.AddrPort, opts Options) Result
 	close() error
+	// exactACKs reports whether Result.ACKs counts every ACK, or
+	// estimates the delayed one from the time (see reset_linux.go).
+	exactACKs() bool
 }
 
 // Checker makes checks. It is safe for concurrent use; one per process is
@@ -61,6 +64,13 @@ func NewChecker(opts ...CheckerOption) (*Checker, error) {
 	c.eng = eng
 	return c, nil
 }
+
+// ExactACKs reports whether Result.ACKs is exact: on Linux, when the
+// process has CAP_NET_ADMIN, each check's RST goes out with the kernel's
+// SOCK_DESTROY, after which its counters still hold every ACK it sent.
+// Otherwise an ACK that leaves between the last look at the socket and
+// its reset is estimated from the time.
+func (c *Checker) ExactACKs() bool { return c.eng.exactACKs() }
 
 // Close stops the loop. Checks in flight end with ErrClosed, class local.
 func (c *Checker) Close() error { return c.eng.close() }

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/seed-5ff58b3a/synack_exporter/internal/netns"
 )
 
 // listen opens a loopback listener that never accepts on its own; tests
@@ -29,6 +31,17 @@ func newChecker(t testing.TB) *Checker {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newCheckerIn returns a Checker made inside ns, whose resets (with
+// SOCK_DESTROY, as root) find the sockets its checks open there.
+func newCheckerIn(t testing.TB, ns *netns.NS) *Checker {
+	t.Helper()
+	var c *Checker
+	if err := ns.Do(func() error { c = newChecker(t); return nil }); err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 

@@ -78,6 +78,14 @@
 // segs_out > 1 + total_retrans is how ACKSent is known in each state. A
 // reset with no SYN-ACK before it stays refused.
 //
+// An ACK can also leave after judge has read the socket and before its
+// reset: the delayed one, when the thread is preempted past it, or the
+// kernel's answer to a repeated SYN-ACK. reset_linux.go sends the RST
+// with SOCK_DESTROY when the process has CAP_NET_ADMIN; tcp_abort keeps
+// the counters, read once more after it, so Result.ACKs is exact. Without
+// it close() sends the RST and zeroes them, and the delayed ACK is
+// estimated from the time (Result.closed).
+//
 // After a SYN-ACK, Result.Peer holds what the answer said about the target,
 // read from the same TCP_INFO: its MSS, window, window scale and the
 // options both sides agreed on (docs/fingerprint.md).

@@ -44,7 +44,7 @@ func TestAnsweredEarly(t *testing.T) {
 	t.Run("established", func(t *testing.T) {
 		ln := listen(t, "tcp4", "127.0.0.1:0")
 		fd, sent := connectAndSettle(t, ln.Addr().(*net.TCPAddr).AddrPort(), time.Second)
-		r, ok := answeredEarly(socket{fd, sent})
+		r, ok := answeredEarly(socket{fd: fd, sent: sent})
 		if !ok || r.Class != ClassOpen || r.ACKSent || r.SYNACK <= 0 {
 			unix.Close(fd)
 			t.Fatalf("got ok=%v %v ack %v synack %v (%v), want an open result without an ACK", ok, r.Class, r.ACKSent, r.SYNACK, r.Err)
@@ -53,7 +53,7 @@ func TestAnsweredEarly(t *testing.T) {
 	})
 	t.Run("refused", func(t *testing.T) {
 		fd, sent := connectAndSettle(t, closedPort(t, "tcp4", "127.0.0.1:0"), time.Second)
-		r, ok := answeredEarly(socket{fd, sent})
+		r, ok := answeredEarly(socket{fd: fd, sent: sent})
 		if !ok || r.Class != ClassRefused || r.Errno != syscall.ECONNREFUSED {
 			unix.Close(fd)
 			t.Fatalf("got ok=%v %v errno %d (%v), want refused", ok, r.Class, r.Errno, r.Err)
@@ -62,7 +62,7 @@ func TestAnsweredEarly(t *testing.T) {
 	t.Run("no answer yet", func(t *testing.T) {
 		fd, sent := connectAndSettle(t, loopback.Silent(t), 50*time.Millisecond)
 		defer unix.Close(fd)
-		if r, ok := answeredEarly(socket{fd, sent}); ok {
+		if r, ok := answeredEarly(socket{fd: fd, sent: sent}); ok {
 			t.Fatalf("a check still in SYN_SENT was answered: %v (%v)", r.Class, r.Err)
 		}
 		// The socket is still the caller's, open, for the loop to take.

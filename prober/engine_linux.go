@@ -72,6 +72,9 @@ type epollEngine struct {
 	// short run queue ahead of it and closes answered sockets well within
 	// the kernel's 200 ms delayed-ACK timer even under a burst of checks.
 	setupSlots chan struct{}
+	// resets sends the RSTs with SOCK_DESTROY, when this process may
+	// (reset_linux.go); nil otherwise.
+	resets *resetter
 }
 
 var _ engine = (*epollEngine)(nil)
@@ -98,6 +101,7 @@ func newEngine() (engine, error) {
 		next:        firstToken,
 		loopDone:    make(chan struct{}),
 		setupSlots:  make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+		resets:      newResetter(),
 	}
 	e.sweeper = time.AfterFunc(sweepInterval, e.sweep)
 	e.sweeper.Stop()
@@ -207,12 +211,15 @@ func (e *epollEngine) shutdown(cause error) {
 	}
 }
 
+func (e *epollEngine) exactACKs() bool { return e.resets.exact() }
+
 // close closes the epoll instance, which ends the loop's wait, and waits
 // until the loop has ended every check.
 func (e *epollEngine) close() error {
 	e.closing.Store(true)
 	_ = e.epoll.Close() // a second Close, or one after shutdown, is harmless
 	<-e.loopDone
+	e.resets.close()
 	return nil
 }
 
@@ -220,7 +227,7 @@ func (e *epollEngine) close() error {
 // testHookWoken runs in a goroutine the netpoller has just woken to take
 // an answer (the loop, a waiter), testHookTaking in every goroutine about
 // to take answers (the loop, a waiter, and the sweeper, which no wake-up
-// precedes), testHookJudged between judge and the close or reset.
+// precedes), testHookJudged between judge and the reset (socket.end).
 var (
 	testHookWoken  = func() {}
 	testHookTaking = func() {}

@@ -42,7 +42,7 @@ func (connectEngine) begin(ctx context.Context, addr netip.AddrPort, opts Option
 	}
 	conn.Close()
 	// The connection completed: the target's application saw it.
-	return Result{Class: ClassOpen, Mode: mode, SYNACK: took, ACKSent: true}, true
+	return Result{Class: ClassOpen, Mode: mode, SYNACK: took, ACKSent: true, ACKs: 1}, true
 }
 
 // check is begin, which always has the result.
@@ -58,6 +58,9 @@ func (e connectEngine) check(ctx context.Context, deadline time.Time, addr netip
 }
 
 func (connectEngine) close() error { return nil }
+
+// exactACKs: a full connect sends exactly one ACK per check, counted.
+func (connectEngine) exactACKs() bool { return true }
 
 // linuxOnly refuses options this fallback cannot apply: a probe that
 // silently ignored its mark or interface would measure another path.

@@ -164,7 +164,7 @@ func TestEveryPathTellsTheSameTruth(t *testing.T) {
 	ns, peer := escapePeer(t)
 	paths := map[string]func(t *testing.T, fd int, sent time.Time) Result{
 		"early": func(t *testing.T, fd int, sent time.Time) Result {
-			r, ok := answeredEarly(socket{fd, sent})
+			r, ok := answeredEarly(socket{fd: fd, sent: sent})
 			if !ok {
 				unix.Close(fd)
 				t.Fatal("an ended socket was left waiting")
@@ -180,11 +180,11 @@ func TestEveryPathTellsTheSameTruth(t *testing.T) {
 		},
 		"wait": func(t *testing.T, fd int, sent time.Time) Result {
 			e, _, _ := begunIn(t, fd, sent)
-			return e.wait(context.Background(), time.Time{}, socket{fd, sent})
+			return e.wait(context.Background(), time.Time{}, socket{fd: fd, sent: sent})
 		},
 		"sweep a waiting check": func(t *testing.T, fd int, sent time.Time) Result {
 			e, _, _ := begunIn(t, fd, sent)
-			w := &waiting{socket: socket{fd, sent}, file: os.NewFile(uintptr(fd), "check")}
+			w := &waiting{socket: socket{fd: fd, sent: sent}, file: os.NewFile(uintptr(fd), "check")}
 			defer w.file.Close()
 			if err := e.watch(w); err != nil {
 				t.Fatal(err)
@@ -285,7 +285,7 @@ func begunIn(t *testing.T, fd int, sent time.Time) (*epollEngine, *begun, chan R
 	e := eng.(*epollEngine)
 	t.Cleanup(func() { e.close() })
 	answer := make(chan Result, 1)
-	b := &begun{socket: socket{fd, sent}, done: func(r Result) { answer <- r }, stop: func() bool { return true }}
+	b := &begun{socket: socket{fd: fd, sent: sent}, done: func(r Result) { answer <- r }, stop: func() bool { return true }}
 	return e, b, answer
 }
 

@@ -38,15 +38,13 @@ type begun struct {
 // leaves), and done called.
 func (b *begun) finish(now time.Time, otherwise Result) {
 	r, _ := judge(b.socket, now, otherwise)
-	testHookJudged()
-	unix.Close(b.fd)
-	r = r.closed(time.Now())
+	r = b.end(r, func() { unix.Close(b.fd) })
 	b.stop()
 	b.done(r)
 }
 
 func (e *epollEngine) begin(ctx context.Context, addr netip.AddrPort, opts Options, done func(Result)) (Result, bool) {
-	s, r, answered := send(ctx, e.setupSlots, addr, opts)
+	s, r, answered := e.send(ctx, addr, opts)
 	if answered {
 		return r, true
 	}

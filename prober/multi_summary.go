@@ -43,8 +43,8 @@ type Summary struct {
 	// median of their kernel RTT. Both are zero when none is open.
 	SYNACK Spread
 	RTT    time.Duration
-	// SYNRetransmits is the sum over the results; ACKsSent counts the
-	// checks that let an ACK out, and ACKSent is true when any did.
+	// SYNRetransmits is the sum over the results; ACKsSent sums their
+	// ACKs, and ACKSent is true when any check let one out.
 	SYNRetransmits uint32
 	ACKsSent       int
 	ACKSent        bool
@@ -138,9 +138,7 @@ func (s *Summary) summarize() {
 			s.Lost++
 		}
 		s.SYNRetransmits += r.SYNRetransmits
-		if r.ACKSent {
-			s.ACKsSent++
-		}
+		s.ACKsSent += int(r.ACKs)
 		if r.Success() {
 			synacks = append(synacks, r.SYNACK)
 			rtts = append(rtts, r.RTT)

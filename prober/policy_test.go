@@ -53,4 +53,5 @@ func (e refusingEngine) check(context.Context, time.Time, netip.AddrPort, Option
 	e.t.Fatal("a denied target reached the engine")
 	return Result{}
 }
-func (refusingEngine) close() error { return nil }
+func (refusingEngine) close() error    { return nil }
+func (refusingEngine) exactACKs() bool { return false }

@@ -86,13 +86,22 @@ type Result struct {
 	// the target saw a completed connection; Class is then open, even if
 	// the target has reset the connection since. It should never happen.
 	ACKSent bool
+	// ACKs counts the ACKs the kernel sent before the RST: the
+	// handshake's own, and any it sent to what the target sent next (a
+	// repeated SYN-ACK, a banner). Exact when the engine resets with
+	// SOCK_DESTROY (CAP_NET_ADMIN); else the delayed ACK is estimated
+	// from the time of the reset. ACKSent is ACKs > 0.
+	ACKs uint32
 	// Peer is what the SYN-ACK said about the target (MSS, window,
 	// options). Known only when Class is open and Mode is half-open.
 	Peer Peer
 
-	// judged and ackDue, between judging an open socket and closing it,
-	// are when TCP_INFO was read and how long after that its delayed ACK
-	// fell due (see closed).
+	// Between judging an open socket and its reset: live when it was
+	// still connected (the RST is the engine's to send), segsIn its
+	// tcpi_segs_in then; judged and ackDue when TCP_INFO was read and how
+	// long after that its delayed ACK fell due (see closed).
+	live   bool
+	segsIn uint32
 	judged time.Time
 	ackDue time.Duration
 }

@@ -19,30 +19,33 @@ import (
 // came while connect() ran, and resetting a connection without closing
 // its fd.
 
-// socket is a check's socket once its SYN is out: the fd and the time
-// taken right before connect().
+// socket is a check's socket once its SYN is out: the fd, the time taken
+// right before connect(), and the engine's resetter, for its reset. It is
+// copied down the path of a waiting check, whose goroutine's stack must
+// stay within 8 kB (collector's TestInFlightProbeStack): keep it small.
 type socket struct {
-	fd   int
-	sent time.Time
+	fd     int
+	sent   time.Time
+	resets *resetter
 }
 
 // send opens and connects a socket for a check. answered is true when
 // the check already has its result r (an error, or an answer that came
 // while connect() ran, whose socket is then closed); otherwise s is the
-// check, its SYN sent. setupSlots bounds how many callers run
-// socket()..connect() at once (see epollEngine.setupSlots).
-func send(ctx context.Context, setupSlots chan struct{}, addr netip.AddrPort, opts Options) (s socket, r Result, answered bool) {
+// check, its SYN sent. e.setupSlots bounds how many callers run
+// socket()..connect() at once.
+func (e *epollEngine) send(ctx context.Context, addr netip.AddrPort, opts Options) (s socket, r Result, answered bool) {
 	select {
-	case setupSlots <- struct{}{}:
+	case e.setupSlots <- struct{}{}:
 	default:
 		// Only now ask for ctx's channel, which a context makes on demand.
 		select {
-		case setupSlots <- struct{}{}:
+		case e.setupSlots <- struct{}{}:
 		case <-ctx.Done():
 			return s, contextFailure(ctx.Err()), true
 		}
 	}
-	defer func() { <-setupSlots }()
+	defer func() { <-e.setupSlots }()
 	family := FamilyOf(addr.Addr()).socketFamily()
 	fd, err := openSocket(family, opts)
 	if err != nil {
@@ -53,7 +56,7 @@ func send(ctx context.Context, setupSlots chan struct{}, addr netip.AddrPort, op
 		unix.Close(fd)
 		return s, failure(ClassLocal, err), true
 	}
-	s = socket{fd: fd, sent: time.Now()}
+	s = socket{fd: fd, sent: time.Now(), resets: e.resets}
 	if err := unix.Connect(fd, sa); err != nil && !errors.Is(err, unix.EINPROGRESS) {
 		unix.Close(fd)
 		return s, connectFailure(os.NewSyscallError("connect", err)), true
@@ -68,13 +71,11 @@ func send(ctx context.Context, setupSlots chan struct{}, addr netip.AddrPort, op
 // even success). One look then spares the check the wait and its
 // wake-up, two thread switches that cost more than the check; a remote
 // target is still in SYN_SENT and waits as usual. An answered socket is
-// closed at once, which sends the RST.
+// reset and closed at once.
 func answeredEarly(s socket) (Result, bool) {
 	r, answered := judge(s, time.Now(), Result{})
 	if answered {
-		testHookJudged()
-		unix.Close(s.fd)
-		r = r.closed(time.Now())
+		r = s.end(r, func() { unix.Close(s.fd) })
 	}
 	return r, answered
 }

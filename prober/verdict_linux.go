@@ -47,6 +47,7 @@ func judge(s socket, now time.Time, otherwise Result) (r Result, answered bool) 
 	switch info.State {
 	case tcpEstablished, tcpCloseWait:
 		r := openResult(&info, now.Sub(s.sent))
+		r.live, r.segsIn = true, info.Segs_in
 		if !r.ACKSent {
 			r.judged, r.ackDue = time.Now(), ackDue(&info)
 		}
@@ -61,6 +62,8 @@ func judge(s socket, now time.Time, otherwise Result) (r Result, answered bool) 
 		// after the kernel re-sent the SYN four times put five on the
 		// wire.
 		otherwise.SYNRetransmits = info.Total_retrans
+		// A SYN-ACK may still come before the reset.
+		otherwise.live, otherwise.segsIn = true, info.Segs_in
 		return otherwise, false
 	case info.State != tcpSynSent && (errno == unix.ECONNRESET || errno == unix.EPIPE):
 		return openResult(&info, now.Sub(s.sent)), true
@@ -96,10 +99,10 @@ func openResult(info *unix.TCPInfo, synack time.Duration) Result {
 		SYNRetransmits: info.Total_retrans,
 		// Every segment so far is the SYN or a retransmission of it,
 		// unless the handshake's ACK already left.
-		ACKSent: info.Segs_out > 1+info.Total_retrans,
-		Peer:    peerOf(info),
+		ACKs: acksOf(info, 0),
+		Peer: peerOf(info),
 	}
-	if r.ACKSent {
+	if r.ACKSent = r.ACKs > 0; r.ACKSent {
 		r.SYNACK = kernelSYNACK(info, synack)
 	}
 	return r
@@ -148,7 +151,13 @@ const preempted = time.Millisecond
 func (r Result) closed(now time.Time) Result {
 	if !r.judged.IsZero() && now.Sub(r.judged) > max(r.ackDue, preempted) {
 		r.ACKSent = true
+		r.ACKs++
 	}
-	r.judged, r.ackDue = time.Time{}, 0
+	r.settle()
 	return r
+}
+
+// settle clears what r kept from its verdict for its reset.
+func (r *Result) settle() {
+	r.live, r.segsIn, r.judged, r.ackDue = false, 0, time.Time{}, 0
 }

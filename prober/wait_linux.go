@@ -36,7 +36,7 @@ func (e *epollEngine) check(ctx context.Context, deadline time.Time, addr netip.
 	if r, refused := refuse(ctx, addr); refused {
 		return r
 	}
-	s, r, answered := send(ctx, e.setupSlots, addr, opts)
+	s, r, answered := e.send(ctx, addr, opts)
 	if answered {
 		return r
 	}
@@ -51,12 +51,9 @@ func (e *epollEngine) check(ctx context.Context, deadline time.Time, addr netip.
 // late.
 func (e *epollEngine) wait(ctx context.Context, deadline time.Time, s socket) (r Result) {
 	w := &waiting{socket: s, file: os.NewFile(uintptr(s.fd), "check")} // non-blocking: in the netpoller
-	// Closing the socket sends the RST; every return below comes after
-	// the answer was judged.
-	defer func() {
-		w.file.Close()
-		r = r.closed(time.Now())
-	}()
+	// The reset and close; every return below comes after the answer
+	// was judged.
+	defer func() { r = s.end(r, func() { w.file.Close() }) }()
 	if err := e.watch(w); err != nil {
 		return failure(ClassLocal, err)
 	}
@@ -105,7 +102,6 @@ func (e *epollEngine) wait(ctx context.Context, deadline time.Time, s socket) (r
 	default:
 		r, _ = judge(s, time.Now(), failure(ClassOther, werr))
 	}
-	testHookJudged()
 	return r
 }
 
@@ -116,9 +112,7 @@ func (e *epollEngine) wait(ctx context.Context, deadline time.Time, s socket) (r
 func (w *waiting) finish(now time.Time, otherwise Result) {
 	w.result, _ = judge(w.socket, now, otherwise)
 	if w.result.Class == ClassOpen {
-		testHookJudged()
-		disconnect(w.fd)
-		w.result = w.result.closed(time.Now())
+		w.result = w.end(w.result, func() { disconnect(w.fd) })
 	}
 	w.taken.Unlock()
 	w.file.SetWriteDeadline(longAgo)

@@ -446,6 +446,17 @@ func (p *Peer) send(b []byte, rec Packet) {
 	}
 }
 
+// Repeat sends again a TCP answer the peer sent (one of Answers), as a
+// peer whose retransmission timer ran first re-sends its SYN-ACK.
+func (p *Peer) Repeat(answer Packet) {
+	if answer.Proto != protoTCP || !answer.FromPeer {
+		return
+	}
+	b := buildTCP(answer.Src, answer.Dst, answer.Flags, answer.Seq, answer.Ack, answer.Window, answer.Options)
+	answer.Due = time.Time{}
+	p.send(b, answer)
+}
+
 // Packets returns the packets the prober sent, in the order read.
 func (p *Peer) Packets() []Packet {
 	return p.filter(func(pkt Packet) bool { return !pkt.FromPeer })
