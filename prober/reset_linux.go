@@ -36,9 +36,17 @@ type resetter struct {
 	nl  *os.File
 	raw syscall.RawConn
 	// off is set when the kernel refuses SOCK_DESTROY for every socket
-	// (no CAP_NET_ADMIN after all, or a kernel without it).
-	off atomic.Bool
+	// (no CAP_NET_ADMIN after all, or a kernel without it), or when it
+	// found none of the last maxMisses sockets (no tcp_diag module, or
+	// checks made from another network namespace than the netlink
+	// socket's): then each try would only cost syscalls.
+	off    atomic.Bool
+	misses atomic.Int32
 }
+
+// maxMisses is how many resets in a row the kernel may fail to find
+// before the resetter turns itself off.
+const maxMisses = 64
 
 // newResetter returns a resetter when this process may destroy sockets,
 // else nil.
@@ -165,8 +173,12 @@ func (rs *resetter) request(req []byte, fd int, info *unix.TCPInfo) bool {
 	}
 	if _, err := tcpInfo(fd, info); err != nil || info.State != tcpClose {
 		rs.drain()
+		if rs.misses.Add(1) >= maxMisses {
+			rs.off.Store(true)
+		}
 		return false
 	}
+	rs.misses.Store(0)
 	return true
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seed-5ff58b3a/synack_exporter/internal/fakepeer"
+	"github.com/seed-5ff58b3a/synack_exporter/internal/netns"
 	"github.com/seed-5ff58b3a/synack_exporter/internal/testenv"
 )
 
@@ -102,6 +104,29 @@ func BenchmarkReset(b *testing.B) {
 					}
 				})
 			})
+		}
+	}
+}
+
+// TestResetterTurnsOffWhenItFindsNoSocket: a Checker made outside the
+// namespace its checks run in has its netlink socket in the other one,
+// where the kernel finds none of their sockets. The checks are still
+// right (reset with close()), and after maxMisses of them the resetter
+// stops trying.
+func TestResetterTurnsOffWhenItFindsNoSocket(t *testing.T) {
+	ns := netns.New(t)
+	peer := fakepeer.Start(t, ns, fakepeer.Config{OpenPorts: []uint16{80}})
+	c := newChecker(t)
+	if !c.ExactACKs() {
+		t.Fatal("as root, the engine should reset with SOCK_DESTROY")
+	}
+	target := netip.AddrPortFrom(peer.Addr(), 80)
+	for i := range maxMisses {
+		if r := checkIn(t, ns, c, target, 2*time.Second); r.Class != ClassOpen || r.ACKSent {
+			t.Fatalf("check %d: %v ack %v (%v), want open without an ACK", i, r.Class, r.ACKSent, r.Err)
+		}
+		if want := i < maxMisses-1; c.ExactACKs() != want {
+			t.Fatalf("after %d checks the kernel could not find, ExactACKs is %v", i+1, !want)
 		}
 	}
 }
