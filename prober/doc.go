@@ -27,8 +27,10 @@
 //	      │                                        │
 //	      ▼                                        ▼
 //	judge  TCP_INFO and SO_ERROR to a Result, the only place that reads them   verdict_linux.go
-//	finish the owner closes the socket (the RST leaves; a swept waiting
-//	       check is reset with disconnect), and hands the result on
+//	reset  the RST: SOCK_DESTROY, then the ACKs in the counters (with       reset_linux.go
+//	       CAP_NET_ADMIN); else close, or disconnect for a swept waiting
+//	       check, and the delayed ACK estimated from the time
+//	finish the owner closes the socket and hands the result on
 //
 // A target on this host usually answers while connect() runs, and the
 // check ends right there (answerEarly). Otherwise it waits, without a

@@ -15,7 +15,7 @@ import (
 // of pending checks and their tokens, and its end (close, shutdown). The
 // steps of a check live beside it: socket_linux.go (send), wait_linux.go
 // (wait), loop_linux.go (begin), sweeper_linux.go (sweep),
-// verdict_linux.go (judge).
+// verdict_linux.go (judge), reset_linux.go (reset).
 
 const mode = ModeHalfOpen
 

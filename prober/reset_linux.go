@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// This file owns reset: the RST of a check that got its SYN-ACK, and the
+// This file owns reset: the RST of a check's socket once judged, and the
 // last word on how many ACKs left before it.
 //
 // Reading TCP_INFO and sending the RST are two steps, and an ACK can
