@@ -158,7 +158,9 @@ func TestACKsToARepeatedSYNACKAreCounted(t *testing.T) {
 // counted.
 func TestACKAfterATimeoutIsCounted(t *testing.T) {
 	ns := netns.New(t)
-	peer := fakepeer.Start(t, ns, fakepeer.Config{OpenPorts: []uint16{80}, Delay: 100 * time.Millisecond})
+	// The SYN-ACK comes long after the 50 ms timeout, so that the
+	// verdict is a timeout even when a busy machine wakes the check late.
+	peer := fakepeer.Start(t, ns, fakepeer.Config{OpenPorts: []uint16{80}, Delay: 500 * time.Millisecond})
 	c := newCheckerIn(t, ns)
 	if !c.ExactACKs() {
 		t.Fatal("with the privileges of a namespace test, the engine should reset with SOCK_DESTROY")
