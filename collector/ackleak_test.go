@@ -19,8 +19,8 @@ import (
 func TestEscapedACKIsLoggedAtWarn(t *testing.T) {
 	addr := netip.MustParseAddrPort("198.18.0.2:80")
 	results := map[string]prober.Result{
-		"leak.test:80":    {Class: prober.ClassOpen, Mode: prober.ModeHalfOpen, Addr: addr, ACKSent: true, ACKs: 1},
-		"connect.test:80": {Class: prober.ClassOpen, Mode: prober.ModeConnect, Addr: addr, ACKSent: true, ACKs: 1},
+		"leak.test:80":    {Class: prober.ClassOpen, Mode: prober.ModeHalfOpen, Addr: addr, ACKs: 1},
+		"connect.test:80": {Class: prober.ClassOpen, Mode: prober.ModeConnect, Addr: addr, ACKs: 1},
 	}
 	s := newTestServer(t, Options{Checker: checkerFunc(func(_ context.Context, target string) prober.Result {
 		return results[target]
@@ -80,8 +80,11 @@ func TestACKLeaksCountChecks(t *testing.T) {
 			mode = prober.ModeConnect
 		}
 		// Every other check lets its ACK out.
-		leak := n.Add(1)%2 == 0
-		return prober.Result{Class: prober.ClassOpen, Mode: mode, Addr: addr, ACKSent: leak, ACKs: map[bool]uint32{true: 1}[leak]}
+		var acks uint32
+		if n.Add(1)%2 == 0 {
+			acks = 1
+		}
+		return prober.Result{Class: prober.ClassOpen, Mode: mode, Addr: addr, ACKs: acks}
 	})})
 	writeFile(t, s.ConfigPath, testConfig+"  four:\n    syn_count: 4\n    syn_interval: 0s\n")
 	if err := s.Reload(); err != nil {

@@ -189,7 +189,7 @@ func standIn(s *prober.Summary) prober.Result {
 	if !ok {
 		r = s.Worst
 	}
-	r.ACKSent = s.ACKSent
+	r.ACKs = uint32(s.ACKsSent)
 	return r
 }
 
@@ -334,7 +334,7 @@ func (rec *probeRecord) writeLog(w io.Writer) {
 // completed connection. A full connect (the non-Linux fallback) sends the
 // ACK by design.
 func ackLeaked(r prober.Result) bool {
-	return r.ACKSent && r.Mode == prober.ModeHalfOpen
+	return r.ACKSent() && r.Mode == prober.ModeHalfOpen
 }
 
 // ackLeaks counts the ACKs that half-open checks of a probe let out

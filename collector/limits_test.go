@@ -99,8 +99,8 @@ synack_exporter_probes_in_flight 0
 func TestSelfMetrics(t *testing.T) {
 	results := map[string]prober.Result{
 		"open.test:22":    openResult,
-		"leak.test:22":    {Class: prober.ClassOpen, Mode: prober.ModeHalfOpen, ACKSent: true, ACKs: 1},
-		"connect.test:22": {Class: prober.ClassOpen, Mode: prober.ModeConnect, ACKSent: true, ACKs: 1},
+		"leak.test:22":    {Class: prober.ClassOpen, Mode: prober.ModeHalfOpen, ACKs: 1},
+		"connect.test:22": {Class: prober.ClassOpen, Mode: prober.ModeConnect, ACKs: 1},
 		"closed.test:22":  {Class: prober.ClassRefused, Errno: syscall.ECONNREFUSED, Mode: prober.ModeHalfOpen},
 	}
 	s := newTestServer(t, Options{Checker: checkerFunc(func(_ context.Context, target string) prober.Result {

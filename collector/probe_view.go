@@ -38,7 +38,7 @@ func (rec *probeRecord) view() probeView {
 		v.peer = first.Peer
 		return v
 	}
-	v.ackSent, v.worst, v.peer = rec.Result.ACKSent, rec.Result, rec.Result.Peer
+	v.ackSent, v.worst, v.peer = rec.Result.ACKSent(), rec.Result, rec.Result.Peer
 	return v
 }
 

@@ -129,7 +129,7 @@ func (s *series) observe(r prober.Result) {
 // makes that sample unreliable (Karn): then the user-space time from the
 // first SYN, which includes the wait for the retransmission.
 func responseTime(r prober.Result) time.Duration {
-	if r.SYNRetransmits == 0 && r.RTT > 0 && !r.ACKSent {
+	if r.SYNRetransmits == 0 && r.RTT > 0 && !r.ACKSent() {
 		return r.RTT
 	}
 	return r.SYNACK

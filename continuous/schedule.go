@@ -222,7 +222,7 @@ func (r *Runner) finish(a *address, res prober.Result) {
 		s.retransmits.Add(uint64(res.SYNRetransmits))
 		r.resent.Add(int64(res.SYNRetransmits))
 	}
-	if res.ACKSent && res.Mode == prober.ModeHalfOpen {
+	if res.ACKSent() && res.Mode == prober.ModeHalfOpen {
 		r.metrics.ackLeaks.Add(float64(res.ACKs))
 		// Rare, and worth a line: the target saw a connection.
 		level.Warn(r.logger).Log("msg", "An ACK left before the RST: the target saw a completed connection",

@@ -47,8 +47,8 @@ func TestACKAfterTheVerdictIsReported(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				defer cancel()
 				r := tc.check(c, ctx, ln.Addr())
-				if r.Class != ClassOpen || !r.ACKSent || r.ACKs != 1 {
-					t.Errorf("got %v ack %v %d (%v), want open with one ACK sent", r.Class, r.ACKSent, r.ACKs, r.Err)
+				if r.Class != ClassOpen || !r.ACKSent() || r.ACKs != 1 {
+					t.Errorf("got %v ack %v %d (%v), want open with one ACK sent", r.Class, r.ACKSent(), r.ACKs, r.Err)
 				}
 				ln.SetDeadline(time.Now().Add(time.Second))
 				conn, err := ln.Accept()
@@ -69,8 +69,8 @@ func TestPromptCloseReportsNoACK(t *testing.T) {
 	eachReset(t, func(t *testing.T, c *Checker) {
 		ln := listen(t, "tcp4", "127.0.0.1:0")
 		r := c.CheckAddr(context.Background(), ln.Addr().(*net.TCPAddr).AddrPort(), DefaultOptions())
-		if r.Class != ClassOpen || r.ACKSent || r.ACKs != 0 {
-			t.Errorf("got %v ack %v %d (%v), want open without an ACK", r.Class, r.ACKSent, r.ACKs, r.Err)
+		if r.Class != ClassOpen || r.ACKSent() || r.ACKs != 0 {
+			t.Errorf("got %v ack %v %d (%v), want open without an ACK", r.Class, r.ACKSent(), r.ACKs, r.Err)
 		}
 		assertNoAccept(t, ln)
 	})
@@ -145,8 +145,8 @@ func TestACKsToARepeatedSYNACKAreCounted(t *testing.T) {
 					acks++
 				}
 			}
-			if r.Class != ClassOpen || !r.ACKSent || r.ACKs != acks || acks == 0 {
-				t.Errorf("got %v ack %v, %d ACKs (%v); the target saw %d ACKs\n%s", r.Class, r.ACKSent, r.ACKs, r.Err, acks, peer.Transcript())
+			if r.Class != ClassOpen || !r.ACKSent() || r.ACKs != acks || acks == 0 {
+				t.Errorf("got %v ack %v, %d ACKs (%v); the target saw %d ACKs\n%s", r.Class, r.ACKSent(), r.ACKs, r.Err, acks, peer.Transcript())
 			}
 		})
 	}
@@ -174,8 +174,8 @@ func TestACKAfterATimeoutIsCounted(t *testing.T) {
 	}
 	t.Cleanup(func() { testHookJudged = func() {} })
 	r := checkIn(t, ns, c, netip.AddrPortFrom(peer.Addr(), 80), 50*time.Millisecond)
-	if r.Class != ClassTimeout || !r.ACKSent || r.ACKs != 1 {
-		t.Errorf("got %v ack %v, %d ACKs (%v), want a timeout that counts the 1 ACK on the wire\n%s", r.Class, r.ACKSent, r.ACKs, r.Err, peer.Transcript())
+	if r.Class != ClassTimeout || !r.ACKSent() || r.ACKs != 1 {
+		t.Errorf("got %v ack %v, %d ACKs (%v), want a timeout that counts the 1 ACK on the wire\n%s", r.Class, r.ACKSent(), r.ACKs, r.Err, peer.Transcript())
 	}
 }
 

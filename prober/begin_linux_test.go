@@ -101,8 +101,8 @@ func TestBeginLoopbackAnswersAtOnce(t *testing.T) {
 					continue
 				}
 				early[i] = true
-				if r.Class != ClassOpen || r.Errno != 0 || r.Err != nil || r.ACKSent {
-					t.Fatalf("check %d: got %v errno %d ack %v (%v), want open without an ACK", i, r.Class, r.Errno, r.ACKSent, r.Err)
+				if r.Class != ClassOpen || r.Errno != 0 || r.Err != nil || r.ACKSent() {
+					t.Fatalf("check %d: got %v errno %d ack %v (%v), want open without an ACK", i, r.Class, r.Errno, r.ACKSent(), r.Err)
 				}
 				if r.Addr != target || r.Mode != ModeHalfOpen || r.SYNACK <= 0 {
 					t.Errorf("check %d: result %+v, want Addr %v, half-open, a SYN-ACK time", i, r, target)
@@ -154,7 +154,7 @@ func TestBeginThroughLoopOpen(t *testing.T) {
 			if d.Class != ClassOpen || d.Errno != 0 || d.Err != nil {
 				t.Fatalf("done got %v errno %d (%v), want open", d.Class, d.Errno, d.Err)
 			}
-			if d.ACKSent {
+			if d.ACKSent() {
 				t.Error("ACK sent before the RST")
 			}
 			if d.Addr != target || d.Mode != ModeHalfOpen || d.SYNACK <= 0 || d.SYNACK > 5*time.Second {
@@ -503,7 +503,7 @@ func TestBeginManyPendingWithoutGoroutines(t *testing.T) {
 			t.Errorf("check %d of %v: got %v errno %d addr %v (%v), want %v errno %d",
 				o.i, tg.addr, o.r.Class, o.r.Errno, o.r.Addr, o.r.Err, tg.class, tg.errno)
 		}
-		if o.r.ACKSent {
+		if o.r.ACKSent() {
 			acks++
 		}
 	}

@@ -39,8 +39,8 @@ func BenchmarkPaced(b *testing.B) {
 			pacedRun(b, ns, peer, n, func() {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()
-				if r := c.CheckAddr(ctx, target, DefaultOptions()); r.Class != ClassOpen || r.ACKSent {
-					b.Errorf("check: %v ack %v (%v)", r.Class, r.ACKSent, r.Err)
+				if r := c.CheckAddr(ctx, target, DefaultOptions()); r.Class != ClassOpen || r.ACKSent() {
+					b.Errorf("check: %v ack %v (%v)", r.Class, r.ACKSent(), r.Err)
 				}
 			})
 		})

@@ -89,7 +89,7 @@ func TestCheckLoopback(t *testing.T) {
 			if r.Class != ClassOpen || r.Errno != 0 || r.Err != nil {
 				t.Fatalf("open port: got %v errno %d err %v", r.Class, r.Errno, r.Err)
 			}
-			if r.ACKSent {
+			if r.ACKSent() {
 				t.Error("ACK sent before the RST")
 			}
 			if r.SYNACK <= 0 || r.SYNACK > time.Second || r.Addr != open || r.Mode != ModeHalfOpen {
@@ -112,8 +112,8 @@ func TestThousandChecksNeverAccept(t *testing.T) {
 	defer cancel()
 	for i := range 1000 {
 		r := c.CheckAddr(ctx, target, DefaultOptions())
-		if r.Class != ClassOpen || r.ACKSent {
-			t.Fatalf("check %d: class %v ack %v err %v", i, r.Class, r.ACKSent, r.Err)
+		if r.Class != ClassOpen || r.ACKSent() {
+			t.Fatalf("check %d: class %v ack %v err %v", i, r.Class, r.ACKSent(), r.Err)
 		}
 	}
 	assertNoAccept(t, ln)

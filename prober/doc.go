@@ -63,7 +63,7 @@
 // its SYN-ACK (a machine so starved that neither the loop or caller nor
 // the sweeper ran), the kernel's delayed ACK leaves and the target sees a
 // connection. judge then reports, whichever path ends the check, the
-// same thing: Class open, ACKSent true, and the SYN-ACK time the kernel
+// same thing: Class open, ACKSent(), and the SYN-ACK time the kernel
 // recorded (tcpi_rtt; with SYN retransmissions, from tcpi_last_ack_recv)
 // instead of the late one user space saw. That holds as well when the
 // target answered the stray ACK with an RST before the socket was read,
@@ -77,7 +77,7 @@
 //	ACK, then RST    7 (CLOSE)   2        2         20288     0              1            ECONNRESET
 //	refused          7 (CLOSE)   1        1         0         0              0            ECONNREFUSED
 //
-// segs_out > 1 + total_retrans is how ACKSent is known in each state. A
+// segs_out - 1 - total_retrans is how ACKs is known in each state. A
 // reset with no SYN-ACK before it stays refused.
 //
 // An ACK can also leave after judge has read the socket and before its

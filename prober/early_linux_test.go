@@ -45,9 +45,9 @@ func TestAnsweredEarly(t *testing.T) {
 		ln := listen(t, "tcp4", "127.0.0.1:0")
 		fd, sent := connectAndSettle(t, ln.Addr().(*net.TCPAddr).AddrPort(), time.Second)
 		r, ok := answeredEarly(socket{fd: fd, sent: sent})
-		if !ok || r.Class != ClassOpen || r.ACKSent || r.SYNACK <= 0 {
+		if !ok || r.Class != ClassOpen || r.ACKSent() || r.SYNACK <= 0 {
 			unix.Close(fd)
-			t.Fatalf("got ok=%v %v ack %v synack %v (%v), want an open result without an ACK", ok, r.Class, r.ACKSent, r.SYNACK, r.Err)
+			t.Fatalf("got ok=%v %v ack %v synack %v (%v), want an open result without an ACK", ok, r.Class, r.ACKSent(), r.SYNACK, r.Err)
 		}
 		assertNoAccept(t, ln)
 	})
@@ -85,8 +85,8 @@ func TestLoopbackSkipsTheLoop(t *testing.T) {
 	for range 20 {
 		start := time.Now()
 		r := c.CheckAddr(t.Context(), target, DefaultOptions())
-		if r.Class != ClassOpen || r.ACKSent {
-			t.Fatalf("got %v ack %v (%v), want open without an ACK", r.Class, r.ACKSent, r.Err)
+		if r.Class != ClassOpen || r.ACKSent() {
+			t.Fatalf("got %v ack %v (%v), want open without an ACK", r.Class, r.ACKSent(), r.Err)
 		}
 		if time.Since(start) < 100*time.Millisecond {
 			early++

@@ -42,7 +42,7 @@ func (connectEngine) begin(ctx context.Context, addr netip.AddrPort, opts Option
 	}
 	conn.Close()
 	// The connection completed: the target's application saw it.
-	return Result{Class: ClassOpen, Mode: mode, SYNACK: took, ACKSent: true, ACKs: 1}, true
+	return Result{Class: ClassOpen, Mode: mode, SYNACK: took, ACKs: 1}, true
 }
 
 // check is begin, which always has the result.

@@ -51,8 +51,8 @@ func TestEscapedACKResetByThePeerIsOpen(t *testing.T) {
 		t.Run(ip.String(), func(t *testing.T) {
 			peer.Reset()
 			r := checkIn(t, ns, c, netip.AddrPortFrom(ip, peerOpenPort), 2*time.Second)
-			if r.Class != ClassOpen || !r.ACKSent || r.Errno != 0 || r.Err != nil {
-				t.Fatalf("got %v ack %v errno %d (%v), want open with the ACK sent\n%s", r.Class, r.ACKSent, r.Errno, r.Err, peer.Transcript())
+			if r.Class != ClassOpen || !r.ACKSent() || r.Errno != 0 || r.Err != nil {
+				t.Fatalf("got %v ack %v errno %d (%v), want open with the ACK sent\n%s", r.Class, r.ACKSent(), r.Errno, r.Err, peer.Transcript())
 			}
 			ack, err := peer.WaitFor(context.Background(), fakepeer.Packet.IsBareACK)
 			if err != nil {
@@ -85,7 +85,7 @@ func TestEscapedACKWhenTheCallerGivesUp(t *testing.T) {
 	stallTakers(t, 900*time.Millisecond)
 	c := newChecker(t)
 	r := checkIn(t, ns, c, netip.AddrPortFrom(peer.Addr(), peerOpenPort), 500*time.Millisecond)
-	if r.Class != ClassOpen || !r.ACKSent || r.RTT <= 0 || r.SYNACK != r.RTT {
+	if r.Class != ClassOpen || !r.ACKSent() || r.RTT <= 0 || r.SYNACK != r.RTT {
 		t.Fatalf("got %+v, want open with the ACK sent and the kernel's latency\n%s", r, peer.Transcript())
 	}
 	if _, err := peer.WaitFor(context.Background(), fakepeer.Packet.IsBareACK); err != nil {
@@ -100,8 +100,8 @@ func TestResetWithoutSYNACKIsRefused(t *testing.T) {
 	stallTakers(t, 400*time.Millisecond)
 	c := newChecker(t)
 	r := checkIn(t, ns, c, netip.AddrPortFrom(peer.Addr(), peerClosedPort), 2*time.Second)
-	if r.Class != ClassRefused || r.Errno != syscall.ECONNREFUSED || r.ACKSent {
-		t.Fatalf("got %v errno %d ack %v (%v), want refused without an ACK", r.Class, r.Errno, r.ACKSent, r.Err)
+	if r.Class != ClassRefused || r.Errno != syscall.ECONNREFUSED || r.ACKSent() {
+		t.Fatalf("got %v errno %d ack %v (%v), want refused without an ACK", r.Class, r.Errno, r.ACKSent(), r.Err)
 	}
 }
 
@@ -144,7 +144,7 @@ func TestEscapedACKToARealListener(t *testing.T) {
 				accepted <- conn
 			}()
 			r := checkIn(t, ns, c, ln.Addr().(*net.TCPAddr).AddrPort(), 2*time.Second)
-			if r.Class != ClassOpen || !r.ACKSent || r.Errno != 0 || r.RTT <= 0 || r.SYNACK != r.RTT {
+			if r.Class != ClassOpen || !r.ACKSent() || r.Errno != 0 || r.RTT <= 0 || r.SYNACK != r.RTT {
 				t.Errorf("got %+v, want open with the ACK sent and the kernel's latency", r)
 			}
 			ln.SetDeadline(time.Now().Add(2 * time.Second))
@@ -231,8 +231,8 @@ func TestEveryPathTellsTheSameTruth(t *testing.T) {
 			t.Run(end.name+"/"+name, func(t *testing.T) {
 				fd, sent := endedSocket(t, ns, netip.AddrPortFrom(peer.Addr(), end.port))
 				r := path(t, fd, sent)
-				if r.Class != end.class || r.Errno != end.errno || r.ACKSent != end.ackent {
-					t.Errorf("got %v errno %d ack %v (%v), want %v errno %d ack %v", r.Class, r.Errno, r.ACKSent, r.Err, end.class, end.errno, end.ackent)
+				if r.Class != end.class || r.Errno != end.errno || r.ACKSent() != end.ackent {
+					t.Errorf("got %v errno %d ack %v (%v), want %v errno %d ack %v", r.Class, r.Errno, r.ACKSent(), r.Err, end.class, end.errno, end.ackent)
 				}
 				if err := unix.Close(fd); err != unix.EBADF {
 					t.Errorf("fd still open after the check ended (close: %v)", err)

@@ -167,7 +167,7 @@ func TestConcurrentChecksKeepTheirOwnResults(t *testing.T) {
 			if !targets[ti].allow[r.Class] {
 				errs <- fmt.Errorf("check %d of %v: class %v (%v)", i, targets[ti].addr, r.Class, r.Err)
 			}
-			if r.ACKSent {
+			if r.ACKSent() {
 				leaks.Add(1)
 				t.Logf("check %d: ACK sent; synack %v rtt %v retrans %d", i, r.SYNACK, r.RTT, r.SYNRetransmits)
 			}

@@ -289,7 +289,7 @@ func repeat(r Result, n int) []Result {
 // TestSummaryCountsACKsSent: ACKsSent counts the checks that let an ACK
 // out, whatever their class, and ACKSent says whether any did.
 func TestSummaryCountsACKsSent(t *testing.T) {
-	leak := Result{Class: ClassOpen, ACKSent: true, ACKs: 1}
+	leak := Result{Class: ClassOpen, ACKs: 1}
 	quiet := Result{Class: ClassOpen}
 	refused := Result{Class: ClassRefused}
 	for _, tt := range []struct {

@@ -151,10 +151,10 @@ func (rs *resetter) destroy(s socket, r Result) (_ Result, exact bool) {
 // resets.
 func (r Result) counted(info *unix.TCPInfo, rst uint32, sent time.Time) Result {
 	if acks := acksOf(info, rst); acks > r.ACKs {
-		if !r.ACKSent && r.Class == ClassOpen {
+		if !r.ACKSent() && r.Class == ClassOpen {
 			r.SYNACK = kernelSYNACK(info, time.Since(sent))
 		}
-		r.ACKs, r.ACKSent = acks, true
+		r.ACKs = acks
 	}
 	r.settle()
 	return r

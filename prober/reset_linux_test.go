@@ -49,7 +49,7 @@ func TestDestroyResetsAConnectedSocket(t *testing.T) {
 			if _, err := tcpInfo(s.fd, &info); err != nil {
 				t.Fatal(err)
 			}
-			if !exact || got.ACKSent || got.ACKs != 0 || got.live {
+			if !exact || got.ACKSent() || got.ACKs != 0 || got.live {
 				t.Errorf("destroy: exact %v, %+v; want exact, no ACK", exact, got)
 			}
 			if info.State != tcpClose || info.Segs_out != 2 {
@@ -122,8 +122,8 @@ func TestResetterTurnsOffWhenItFindsNoSocket(t *testing.T) {
 	}
 	target := netip.AddrPortFrom(peer.Addr(), 80)
 	for i := range maxMisses {
-		if r := checkIn(t, ns, c, target, 2*time.Second); r.Class != ClassOpen || r.ACKSent {
-			t.Fatalf("check %d: %v ack %v (%v), want open without an ACK", i, r.Class, r.ACKSent, r.Err)
+		if r := checkIn(t, ns, c, target, 2*time.Second); r.Class != ClassOpen || r.ACKSent() {
+			t.Fatalf("check %d: %v ack %v (%v), want open without an ACK", i, r.Class, r.ACKSent(), r.Err)
 		}
 		if want := i < maxMisses-1; c.ExactACKs() != want {
 			t.Fatalf("after %d checks the kernel could not find, ExactACKs is %v", i+1, !want)

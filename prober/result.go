@@ -82,15 +82,14 @@ type Result struct {
 	RTT time.Duration
 	// SYNRetransmits counts SYNs re-sent before the answer.
 	SYNRetransmits uint32
-	// ACKSent is true when the kernel had sent an ACK before the RST, so
-	// the target saw a completed connection; Class is then open, even if
-	// the target has reset the connection since. It should never happen.
-	ACKSent bool
-	// ACKs counts the ACKs the kernel sent before the RST: the
-	// handshake's own, and any it sent to what the target sent next (a
-	// repeated SYN-ACK, a banner). Exact when the engine resets with
-	// SOCK_DESTROY (CAP_NET_ADMIN); else the delayed ACK is estimated
-	// from the time of the reset. ACKSent is ACKs > 0.
+	// ACKs counts the ACKs the kernel sent before the RST, so that the
+	// target saw a completed connection: the handshake's own, and any it
+	// sent to what the target sent next (a repeated SYN-ACK, a banner).
+	// It should stay 0. Exact when the engine resets with SOCK_DESTROY
+	// (CAP_NET_ADMIN); else the delayed ACK is estimated from the time of
+	// the reset. Class is open after such an ACK even if the target has
+	// reset the connection since, unless the check had timed out before
+	// its SYN-ACK came.
 	ACKs uint32
 	// Peer is what the SYN-ACK said about the target (MSS, window,
 	// options). Known only when Class is open and Mode is half-open.
@@ -105,6 +104,9 @@ type Result struct {
 	judged time.Time
 	ackDue time.Duration
 }
+
+// ACKSent reports whether the kernel sent any ACK before the RST.
+func (r Result) ACKSent() bool { return r.ACKs > 0 }
 
 // Success reports whether the target answered with a SYN-ACK.
 func (r Result) Success() bool { return r.Class == ClassOpen }

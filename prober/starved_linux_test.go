@@ -38,8 +38,8 @@ func TestStarvedWaiterReportsTheACK(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	r := c.CheckAddr(ctx, target, DefaultOptions())
-	if r.Class != ClassOpen || !r.ACKSent {
-		t.Fatalf("got %v ack %v (%v), want open with the ACK sent", r.Class, r.ACKSent, r.Err)
+	if r.Class != ClassOpen || !r.ACKSent() {
+		t.Fatalf("got %v ack %v (%v), want open with the ACK sent", r.Class, r.ACKSent(), r.Err)
 	}
 	ln.SetDeadline(time.Now().Add(time.Second))
 	conn, err := ln.Accept()
@@ -60,8 +60,8 @@ func TestAbandonedCheckReportsTheACK(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 350*time.Millisecond)
 	defer cancel()
 	r := c.CheckAddr(ctx, target, DefaultOptions())
-	if r.Class != ClassOpen || !r.ACKSent {
-		t.Fatalf("got %v ack %v (%v), want open with the ACK sent", r.Class, r.ACKSent, r.Err)
+	if r.Class != ClassOpen || !r.ACKSent() {
+		t.Fatalf("got %v ack %v (%v), want open with the ACK sent", r.Class, r.ACKSent(), r.Err)
 	}
 }
 
@@ -80,8 +80,8 @@ func TestSweeperRescuesAStarvedWaiter(t *testing.T) {
 	defer cancel()
 	for i := range 3 {
 		r := c.CheckAddr(ctx, target, DefaultOptions())
-		if r.Class != ClassOpen || r.ACKSent {
-			t.Fatalf("check %d: got %v ack %v (%v), want open without an ACK", i, r.Class, r.ACKSent, r.Err)
+		if r.Class != ClassOpen || r.ACKSent() {
+			t.Fatalf("check %d: got %v ack %v (%v), want open without an ACK", i, r.Class, r.ACKSent(), r.Err)
 		}
 		if r.SYNACK > 150*time.Millisecond {
 			t.Errorf("check %d: synack %v: the sweeper should have answered within a few sweeps", i, r.SYNACK)
@@ -107,8 +107,8 @@ func TestSweeperRescuesAStarvedLoop(t *testing.T) {
 		t.Fatalf("%d results, want 10", len(s.Results))
 	}
 	for i, r := range s.Results {
-		if r.Class != ClassOpen || r.ACKSent {
-			t.Errorf("check %d: got %v ack %v (%v), want open without an ACK", i, r.Class, r.ACKSent, r.Err)
+		if r.Class != ClassOpen || r.ACKSent() {
+			t.Errorf("check %d: got %v ack %v (%v), want open without an ACK", i, r.Class, r.ACKSent(), r.Err)
 		}
 		if r.SYNACK > 150*time.Millisecond {
 			t.Errorf("check %d: synack %v: the sweeper should have answered within a few sweeps", i, r.SYNACK)

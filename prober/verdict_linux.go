@@ -34,7 +34,7 @@ const (
 // the check was read more than 200 ms after the SYN-ACK, the kernel's
 // delayed ACK left, and a peer with no connection for it (a fake peer, a
 // SYN proxy) answered with an RST. Checked on Linux 6.18 with the fake
-// peer (doc.go has what TCP_INFO holds then); the result is open, ACKSent.
+// peer (doc.go has what TCP_INFO holds then); the result is open, ACKSent().
 //
 // A socket still in SYN_SENT may already carry its error: the kernel
 // sets it and wakes epoll before it moves the socket to CLOSE (tcp_reset,
@@ -48,7 +48,7 @@ func judge(s socket, now time.Time, otherwise Result) (r Result, answered bool) 
 	case tcpEstablished, tcpCloseWait:
 		r := openResult(&info, now.Sub(s.sent))
 		r.live, r.segsIn = true, info.Segs_in
-		if !r.ACKSent {
+		if !r.ACKSent() {
 			r.judged, r.ackDue = time.Now(), ackDue(&info)
 		}
 		return r, true
@@ -102,7 +102,7 @@ func openResult(info *unix.TCPInfo, synack time.Duration) Result {
 		ACKs: acksOf(info, 0),
 		Peer: peerOf(info),
 	}
-	if r.ACKSent = r.ACKs > 0; r.ACKSent {
+	if r.ACKSent() {
 		r.SYNACK = kernelSYNACK(info, synack)
 	}
 	return r
@@ -150,7 +150,6 @@ const preempted = time.Millisecond
 // is cancelled by a prompt RST far more often than not).
 func (r Result) closed(now time.Time) Result {
 	if !r.judged.IsZero() && now.Sub(r.judged) > max(r.ackDue, preempted) {
-		r.ACKSent = true
 		r.ACKs++
 	}
 	r.settle()

@@ -87,7 +87,7 @@ func TestWireSYNThenRST(t *testing.T) {
 func wireCheck(t *testing.T, ns *netns.NS, c *Checker, peer *fakepeer.Peer) (time.Duration, Result) {
 	t.Helper()
 	r := checkIn(t, ns, c, netip.AddrPortFrom(peer.Addr(), 80), 2*time.Second)
-	if r.Class != ClassOpen || r.ACKSent || r.SYNRetransmits != 0 {
+	if r.Class != ClassOpen || r.ACKSent() || r.SYNRetransmits != 0 {
 		t.Fatalf("result %+v\n%s", r, peer.Transcript())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -120,7 +120,7 @@ func TestWireDroppedFirstSYN(t *testing.T) {
 	})
 	c := newChecker(t)
 	r := checkIn(t, ns, c, netip.AddrPortFrom(peer.Addr(), 80), 5*time.Second)
-	if r.Class != ClassOpen || r.SYNRetransmits != 1 || r.ACKSent {
+	if r.Class != ClassOpen || r.SYNRetransmits != 1 || r.ACKSent() {
 		t.Fatalf("result %+v\n%s", r, peer.Transcript())
 	}
 	// The first retransmission comes after the initial RTO of 1 s.
