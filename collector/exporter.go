@@ -151,6 +151,9 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 	if !e.acquire(slots) {
 		return e.finishProbe(rec, logger, e.rejectConcurrency())
 	}
+	// Released once the probe is recorded: a probe no longer in flight
+	// is in the history and the self-metrics.
+	defer e.release(slots)
 	// The budget goes with the options rather than as a context
 	// deadline: a check answered at once then starts no timer.
 	opts := module.ProbeOptions()
@@ -161,7 +164,6 @@ func (e *Exporter) probe(ctx context.Context, req probeRequest, module config.Mo
 	} else {
 		r = e.opts.Checker.Check(ctx, req.Target, opts)
 	}
-	e.release(slots)
 	return e.finishProbe(rec, logger, r)
 }
 
